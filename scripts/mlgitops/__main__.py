@@ -1,0 +1,3 @@
+from mlgitops.cli import main
+
+raise SystemExit(main())

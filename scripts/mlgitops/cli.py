@@ -1,0 +1,95 @@
+"""The `mlgitops` command line: parse arguments, call a command, map errors to exit codes.
+
+Each command lives in `mlgitops.commands.<name>` and exposes
+`register(subparsers)`, which adds its parser and sets `handler=<callable(args) -> int>`.
+This module is the ONE place where exceptions become exit codes and messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from mlgitops import __version__
+from mlgitops.errors import EXIT_BAD_INPUT, MlgitopsError, UsageError
+from mlgitops.github.actions import format_annotation
+
+# Order here is the order `mlgitops --help` lists them.
+COMMAND_MODULES = (
+    "init",
+    "report",
+    "comment",
+    "govern",
+    "validate",
+    "promote",
+    "rollback",
+    "history",
+    "drift",
+    "demo",
+)
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse exits with 2 on its own; route it through UsageError instead."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}", hint=f"run '{self.prog} --help'")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="mlgitops",
+        description="GitOps bots for ML repositories: report, govern, promote.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlgitops {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_ArgumentParser
+    )
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"mlgitops.commands.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def _in_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def report_error(error: MlgitopsError) -> None:
+    """Print an error for humans, and as an annotation when running in Actions."""
+    print(f"mlgitops: error: {error}", file=sys.stderr)
+    if _in_github_actions():
+        location = error.location
+        print(
+            format_annotation(
+                "error",
+                str(error),
+                file=location.file if location else None,
+                line=location.line if location else None,
+            )
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_BAD_INPUT
+        return int(args.handler(args))
+    except MlgitopsError as error:
+        if debug:
+            traceback.print_exc()
+        report_error(error)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("mlgitops: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,16 @@
+"""`mlgitops rollback`: placeholder until its owner lands it."""
+
+from __future__ import annotations
+
+import argparse
+
+from mlgitops.errors import UsageError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("rollback", help="(not available yet)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise UsageError("'mlgitops rollback' is not available yet")

@@ -1,0 +1,71 @@
+"""One error hierarchy for every command; `cli.main` turns it into exit codes.
+
+Exit codes are part of the public interface:
+    0  every check passed / the work was done
+    1  a gate failed: a policy rule, a regression, unverified data
+    2  the command could not reach a verdict: bad input or usage, or a tool
+       (git, dvc, the GitHub API) failed in a way the user has to fix
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_GATE_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a problem is: a file, and optionally a line and a key inside it."""
+
+    file: str
+    line: int | None = None
+    key: str | None = None
+
+    def __str__(self) -> str:
+        text = self.file
+        if self.line is not None:
+            text += f":{self.line}"
+        if self.key:
+            text += f" (key '{self.key}')"
+        return text
+
+
+class MlgitopsError(Exception):
+    """Base class. `hint` tells the user what to do next."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(
+        self, message: str, *, location: Location | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class UsageError(MlgitopsError):
+    """The command line itself is wrong (unknown flag, missing argument)."""
+
+
+class InputError(MlgitopsError):
+    """A file or value the user gave is invalid: names the file, line or key."""
+
+
+class ToolError(MlgitopsError):
+    """git, dvc or the GitHub API failed; the message carries what it said."""
+
+
+class GateFailed(MlgitopsError):
+    """A gate said no: a policy rule failed, a metric regressed, data is unverified."""
+
+    exit_code = EXIT_GATE_FAILED

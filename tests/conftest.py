@@ -1,0 +1,25 @@
+"""Shared test set-up: no analytics, a fixed git identity, no global git config leaks."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Set at import time so that every subprocess (dvc, git, cookiecutter) inherits them.
+os.environ["DVC_NO_ANALYTICS"] = "1"
+os.environ["ITERATIVE_DO_NOT_TRACK"] = "1"
+os.environ.setdefault("GIT_AUTHOR_NAME", "Test Author")
+os.environ.setdefault("GIT_AUTHOR_EMAIL", "author@example.com")
+os.environ.setdefault("GIT_COMMITTER_NAME", "Test Author")
+os.environ.setdefault("GIT_COMMITTER_EMAIL", "author@example.com")
+# A run inside GitHub Actions must not make the tests write annotations or outputs.
+for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_EVENT_PATH"):
+    os.environ.pop(name, None)
+
+
+@pytest.fixture(autouse=True)
+def _no_github_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests pass tokens explicitly; a developer's real token must never be used."""
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("GH_TOKEN", raising=False)

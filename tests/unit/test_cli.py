@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import pytest
+
+from mlgitops.cli import main
+from mlgitops.errors import EXIT_BAD_INPUT
+
+
+def test_unknown_flag_is_a_usage_error_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--no-such-flag"]) == EXIT_BAD_INPUT
+    assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == EXIT_BAD_INPUT
+    assert "usage: mlgitops" in capsys.readouterr().err
+
+
+def test_error_becomes_annotation_in_actions(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert main(["--bogus"]) == EXIT_BAD_INPUT
+    out = capsys.readouterr().out
+    assert out.startswith("::error::")
+    assert "\n" not in out.strip()  # multi-line messages are %0A-encoded
