@@ -1,0 +1,55 @@
+"""Running git and dvc: one place that turns a failed subprocess into a ToolError."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from mlgitops.errors import ToolError
+
+# DVC must never phone home from anything we run.
+_QUIET_ENV = {"DVC_NO_ANALYTICS": "1", "ITERATIVE_DO_NOT_TRACK": "1"}
+
+
+def run(
+    command: Sequence[str],
+    cwd: Path | str,
+    *,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    input_text: str | None = None,
+    hint: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, capturing text output; raise ToolError naming it when it fails."""
+    full_env = {**os.environ, **_QUIET_ENV, **(env or {})}
+    try:
+        result = subprocess.run(
+            list(command),
+            cwd=cwd,
+            env=full_env,
+            input=input_text,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError as error:
+        raise ToolError(f"'{command[0]}' is not installed or not on PATH", hint=hint) from error
+    if check and result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip()
+        raise ToolError(
+            f"'{' '.join(command)}' failed with exit code {result.returncode}: {detail}",
+            hint=hint,
+        )
+    return result
+
+
+def git(*args: str, cwd: Path | str, check: bool = True) -> str:
+    """`git <args>` in `cwd`; returns stdout without the trailing newline."""
+    return run(["git", *args], cwd, check=check).stdout.rstrip("\n")
+
+
+def dvc(*args: str, cwd: Path | str, check: bool = True) -> str:
+    """`dvc <args>` in `cwd`; returns stdout."""
+    return run(["dvc", *args], cwd, check=check).stdout
