@@ -1,0 +1,1 @@
+"""Services: orchestrate git, dvc and the GitHub client around the pure core."""
