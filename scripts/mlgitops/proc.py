@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +25,13 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """Run a command, capturing text output; raise ToolError naming it when it fails."""
     full_env = {**os.environ, **_QUIET_ENV, **(env or {})}
+    # The interpreter's own bin folder comes first, so `dvc`, and the `python` that DVC
+    # stages call, are those of the environment mlgitops runs in, even when it was
+    # started as `.venv/bin/mlgitops` without activating the environment.
+    interpreter_bin = os.path.dirname(sys.executable)
+    search_path = full_env.get("PATH", "")
+    if not search_path.startswith(interpreter_bin + os.pathsep):
+        full_env["PATH"] = interpreter_bin + os.pathsep + search_path
     try:
         result = subprocess.run(
             list(command),
