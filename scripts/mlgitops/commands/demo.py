@@ -1,16 +1,54 @@
-"""`mlgitops demo`: placeholder until its owner lands it."""
+"""`mlgitops demo`: the whole PR-to-release lifecycle, offline, on the bundled dataset."""
 
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
-from mlgitops.errors import UsageError
+from mlgitops.errors import InputError, Location
+from mlgitops.services.lifecycle import (
+    Lifecycle,
+    default_template_dir,
+    prepare_environment,
+    prepare_workdir,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "demo",
+        help="run bake -> train -> PR report + governance -> merge -> release, offline",
+        description=(
+            "Bake a repository from the template, train it, open a simulated pull request "
+            "that changes a parameter, post its report and governance verdict as a sticky "
+            "comment, merge it and promote the model (verified DVC data, tag, release). "
+            "GitHub is played by a bare git repository and a local GitHub-like API server."
+        ),
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="folder to work in (must be empty or absent; default: a new temporary folder)",
+    )
+    parser.add_argument(
+        "--template",
+        type=Path,
+        default=None,
+        help="template folder (default: template/ of this checkout)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'mlgitops demo' is not available yet")
+    """Run the lifecycle and print what a user would see on GitHub."""
+    template_dir = args.template or default_template_dir()
+    if not (template_dir / "cookiecutter.json").is_file():
+        raise InputError(
+            "not a cookiecutter template (no cookiecutter.json)",
+            location=Location(str(template_dir)),
+            hint="pass --template PATH to the template/ folder of ml-gitops-template",
+        )
+    prepare_environment()
+    workdir = prepare_workdir(args.output, lambda: tempfile.mkdtemp(prefix="mlgitops-demo-"))
+    return Lifecycle(template_dir=template_dir.resolve(), workdir=workdir).run()
