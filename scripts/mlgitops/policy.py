@@ -76,7 +76,7 @@ class _Constructor(SafeConstructor):
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             try:
                 first = seen.get(key)
             except TypeError as error:
@@ -115,9 +115,15 @@ class _Constructor(SafeConstructor):
         )
 
 
-_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_strict_int)
-_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_strict_float)
-_Constructor.add_constructor(_AMBIGUOUS_BOOL, _Constructor.construct_ambiguous_bool)
+_Constructor.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:int", _Constructor.construct_strict_int
+)
+_Constructor.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:float", _Constructor.construct_strict_float
+)
+_Constructor.add_constructor(  # type: ignore[type-var]
+    _AMBIGUOUS_BOOL, _Constructor.construct_ambiguous_bool
+)
 
 
 class _YamlProblem(Exception):
@@ -140,22 +146,23 @@ class _Loader(Reader, Scanner, Parser, Composer, _Constructor, _Resolver):
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
         if isinstance(event, AliasEvent):
             raise _YamlProblem(
                 f"alias '*{event.anchor}' is not allowed: write the value out",
-                event.start_mark.line + 1,
+                line,
             )
         if getattr(event, "anchor", None):
             raise _YamlProblem(
                 f"anchor '&{event.anchor}' is not allowed: anchors and aliases are rejected "
                 "so that every value is written where it applies",
-                event.start_mark.line + 1,
+                line,
             )
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            raise _YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark.line + 1)
+            raise _YamlProblem(f"nesting deeper than {MAX_DEPTH} levels", line)
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -234,11 +241,11 @@ def parse_yaml(text: str, *, file: str, line_offset: int = 0) -> YamlDocument:
     loader = _Loader(text)
     lines: dict[PathKey, int] = {}
     try:
-        node = loader.get_single_node()  # type: ignore[no-untyped-call]
+        node = loader.get_single_node()
         if node is None:
             raise InputError("file is empty", location=Location(file, None))
         lines = _line_map(node, line_offset)
-        data = loader.construct_document(node)  # type: ignore[no-untyped-call]
+        data = loader.construct_document(node)
     except _YamlProblem as problem:
         line = None if problem.line is None else problem.line + line_offset
         key = problem.key or _key_on_line(lines, line)
@@ -255,7 +262,7 @@ def parse_yaml(text: str, *, file: str, line_offset: int = 0) -> YamlDocument:
     except RecursionError:
         raise InputError("nesting is too deep", location=Location(file)) from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
     document = YamlDocument(file, data, lines)
     for path, value in _walk(data):
         if isinstance(value, float) and not math.isfinite(value):
