@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+
+from mlgitops.localhub.server import LocalHub
 
 # Set at import time so that every subprocess (dvc, git, cookiecutter) inherits them.
 os.environ["DVC_NO_ANALYTICS"] = "1"
@@ -23,3 +26,10 @@ def _no_github_token(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests pass tokens explicitly; a developer's real token must never be used."""
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.delenv("GH_TOKEN", raising=False)
+
+
+@pytest.fixture
+def localhub() -> Iterator[LocalHub]:
+    """A running GitHub-like server (real HTTP, fresh state per test); see mlgitops.localhub."""
+    with LocalHub() as hub:
+        yield hub
