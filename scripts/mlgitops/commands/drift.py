@@ -1,16 +1,123 @@
-"""`mlgitops drift`: placeholder until its owner lands it."""
+"""`mlgitops drift`: compare the data a promoted model was trained on with current data.
+
+Exit codes: 0 no drift over the policy, 1 drift over the policy, 2 bad input or a
+tool failure (unknown revision, unreadable CSV, invalid policy, GitHub API error).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
-from mlgitops.errors import UsageError
+from mlgitops.core.drift import report_to_dict
+from mlgitops.core.drift_report import render_markdown
+from mlgitops.errors import EXIT_GATE_FAILED, EXIT_OK, UsageError
+from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
+from mlgitops.services import drift as service
+
+DESCRIPTION = """\
+Per-column drift between the reference data of a promoted version (the DVC-tracked
+data file at a tag or any git revision) and current data (a CSV file or a DVC-tracked
+path): PSI and Kolmogorov-Smirnov for numeric columns, chi-square for categorical
+ones, judged against the `drift:` section of the policy. Without that section (or
+without a policy file) the defaults are psi_max 0.2, ks_pvalue_min 0.01,
+chi2_pvalue_min 0.01, every column, issue_label "drift".
+
+With --open-issue, drift over the policy opens a GitHub issue, or updates the open
+one for the same model and data path (GITHUB_TOKEN, GITHUB_REPOSITORY and
+GITHUB_API_URL are read from the environment).
+
+Exit codes: 0 no drift, 1 drift over the policy, 2 bad input or tool failure."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("drift", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "drift",
+        help="detect data drift against a promoted version",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--reference",
+        required=True,
+        metavar="REV",
+        help="version tag (e.g. my-model@v1.0.0) or any git revision of the reference data",
+    )
+    parser.add_argument(
+        "--current",
+        required=True,
+        metavar="PATH",
+        help="current data: a CSV file, or a DVC-tracked path of the repository",
+    )
+    parser.add_argument(
+        "--reference-path",
+        default=service.DEFAULT_DATA_PATH,
+        metavar="PATH",
+        help=f"data file inside the repository at the reference (default: "
+        f"{service.DEFAULT_DATA_PATH})",
+    )
+    parser.add_argument(
+        "--policy",
+        metavar="FILE",
+        help=f"policy file (default: {service.DEFAULT_POLICY_PATH}, if it exists)",
+    )
+    parser.add_argument("--format", choices=("md", "json"), default="md")
+    parser.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
+    parser.add_argument(
+        "--model", help="model name for the issue (default: from a '<model>@vX.Y.Z' reference)"
+    )
+    parser.add_argument(
+        "--open-issue",
+        action="store_true",
+        help="open or update a GitHub issue when drift exceeds the policy",
+    )
+    parser.add_argument(
+        "--repo", default=".", metavar="DIR", help="the repository (default: current directory)"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'mlgitops drift' is not available yet")
+    """Compute drift, print or write the report, and open/update the issue if asked."""
+    settings = ActionsSettings.from_environ()
+    if args.open_issue and (not settings.token or not settings.repository):
+        raise UsageError(
+            "--open-issue needs GITHUB_TOKEN and GITHUB_REPOSITORY in the environment",
+            hint="in a workflow, pass 'GITHUB_TOKEN: ${{ github.token }}' with 'issues: write'",
+        )
+    cwd = Path.cwd()
+    repo = service.repo_root((cwd / args.repo).resolve())
+    if args.policy:
+        policy = service.load_drift_policy(Path(args.policy), required=True)
+    else:
+        policy = service.load_drift_policy(repo / service.DEFAULT_POLICY_PATH)
+    outcome = service.run_drift(
+        repo,
+        args.reference,
+        args.current,
+        policy,
+        reference_path=args.reference_path,
+        model=args.model,
+        cwd=cwd,
+    )
+    markdown = render_markdown(outcome.report, marker=outcome.marker)
+    if args.format == "json":
+        text = json.dumps(report_to_dict(outcome.report), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = markdown
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    append_step_summary(settings, markdown)
+    set_output(settings, "drifted", "true" if outcome.report.drifted else "false")
+    if args.open_issue and outcome.report.drifted:
+        from mlgitops.github.client import connect
+
+        run_url = None
+        if settings.repository and settings.run_id:
+            run_url = f"{settings.server_url}/{settings.repository}/actions/runs/{settings.run_id}"
+        issue, _created = service.publish_issue(connect(settings), outcome, run_url)
+        set_output(settings, "issue-number", str(issue.number))
+    return EXIT_GATE_FAILED if outcome.report.drifted else EXIT_OK

@@ -1,0 +1,167 @@
+"""Markdown for a drift report and the drift issue: pure rendering.
+
+Column names, paths and revisions are data, not markup: each one is shown as a code
+span, so `|`, HTML, `<!--`, `@mentions`, `#123` and links cannot break the table,
+ping anyone or hide content. Line breaks and invisible (bidi, zero-width) characters
+are made visible instead of being passed through.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from mlgitops.core.drift import CATEGORICAL, ColumnDrift, DriftReport
+
+MARKER_PREFIX = "<!-- mlgitops:drift"
+_SAFE_KEY = re.compile(r"[^A-Za-z0-9._@/:=+-]")
+# Bidi controls and zero-width characters: legal in names, but they can reorder or
+# hide what a reviewer reads.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def drift_marker(key: str) -> str:
+    """The hidden marker that identifies the drift issue of one model/data path.
+
+    Only a safe alphabet survives (others become `%XX`), so a key can never close
+    the HTML comment or inject text.
+    """
+    safe = _SAFE_KEY.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), key)
+    return f"{MARKER_PREFIX} key={safe} -->"
+
+
+def visible_text(text: str) -> str:
+    """One line of text with control and invisible characters shown as escapes."""
+    out = []
+    for char in text:
+        if char == "\n":
+            out.append("\\n")
+        elif char == "\r":
+            out.append("\\r")
+        elif char == "\t":
+            out.append("\\t")
+        elif _INVISIBLE.match(char) or unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"}:
+            out.append(f"<U+{ord(char):04X}>")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def code_span(text: str) -> str:
+    """`text` as an inline code span that is also safe inside a table cell."""
+    shown = visible_text(text)
+    if not shown:
+        return "*(empty)*"
+    longest = max((len(run) for run in re.findall(r"`+", shown)), default=0)
+    fence = "`" * (longest + 1)
+    # A space on both sides lets a name start or end with a backtick; the pipe must
+    # be escaped even inside code, because tables are split before inlines are parsed.
+    body = shown.replace("|", "\\|")
+    if longest or shown.startswith(" ") or shown.endswith(" "):
+        body = f" {body} "
+    return f"{fence}{body}{fence}"
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if value != value:  # NaN
+        return "NaN"
+    return f"{value:.{digits}f}"
+
+
+def _pvalue(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.2e}" if value < 0.001 else f"{value:.3f}"
+
+
+def _verdict(column: ColumnDrift) -> str:
+    if not column.drifted:
+        return "ok"
+    text = "**drift**: " + "; ".join(visible_text(reason) for reason in column.reasons)
+    if column.new_categories:
+        text += "; new categories: " + _names(column.new_categories, limit=5)
+    return text
+
+
+def _table(columns: tuple[ColumnDrift, ...]) -> list[str]:
+    lines = [
+        "| Column | Type | PSI | KS p-value | χ² p-value | Rows (ref → cur) | Verdict |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for column in columns:
+        kind = "categorical" if column.kind == CATEGORICAL else "numeric"
+        reasons = _verdict(column)
+        lines.append(
+            f"| {code_span(column.column)} | {kind} | {_number(column.psi)} | "
+            f"{_pvalue(column.ks_pvalue)} | {_pvalue(column.chi2_pvalue)} | "
+            f"{column.reference_count} → {column.current_count} | {reasons} |"
+        )
+    return lines
+
+
+def _names(names: tuple[str, ...], limit: int = 20) -> str:
+    shown = ", ".join(code_span(name) for name in names[:limit])
+    if len(names) > limit:
+        shown += f" and {len(names) - limit} more"
+    return shown
+
+
+def summary_line(report: DriftReport) -> str:
+    """One sentence: how many columns drifted out of how many judged."""
+    judged = len(report.columns) + len(report.missing_columns)
+    drifted = len(report.drifted_columns) + len(report.missing_columns)
+    if not report.drifted:
+        return f"No drift over the policy in {judged} column{'s' if judged != 1 else ''}."
+    return f"Drift over the policy in {drifted} of {judged} column{'s' if judged != 1 else ''}."
+
+
+def issue_title(model: str | None, report: DriftReport) -> str:
+    """A plain-text title; the model name is reduced to a safe alphabet."""
+    drifted = len(report.drifted_columns) + len(report.missing_columns)
+    judged = len(report.columns) + len(report.missing_columns)
+    subject = re.sub(r"[^A-Za-z0-9._-]", "-", model)[:80] if model else "data"
+    return f"Data drift: {subject} ({drifted} of {judged} columns over policy)"
+
+
+def render_markdown(report: DriftReport, marker: str | None = None) -> str:
+    """The report as GitHub-flavoured markdown (drifted columns first, the rest folded)."""
+    policy = report.policy
+    lines = []
+    if marker:
+        lines.append(marker)
+    status = "drift detected" if report.drifted else "no drift"
+    lines += [f"## Data drift: {status}", "", summary_line(report), ""]
+    reference = report.labels.get("reference")
+    current = report.labels.get("current")
+    if reference:
+        lines.append(f"- Reference: {code_span(reference)} ({report.reference_rows} rows)")
+    if current:
+        lines.append(f"- Current: {code_span(current)} ({report.current_rows} rows)")
+    lines.append(
+        f"- Policy: PSI ≤ {policy.psi_max:g}, KS p-value ≥ {policy.ks_pvalue_min:g}, "
+        f"χ² p-value ≥ {policy.chi2_pvalue_min:g} (a column drifts when any test fails)"
+    )
+    if report.missing_columns:
+        lines.append(f"- Missing from the current data: {_names(report.missing_columns)}")
+    if report.new_columns:
+        lines.append(f"- Only in the current data (not judged): {_names(report.new_columns)}")
+    lines.append("")
+    drifted = report.drifted_columns
+    stable = tuple(column for column in report.columns if not column.drifted)
+    if drifted:
+        lines += [*_table(drifted), ""]
+    if stable:
+        if drifted:
+            lines += [
+                f"<details><summary>Columns within the policy ({len(stable)})</summary>",
+                "",
+                *_table(stable),
+                "",
+                "</details>",
+                "",
+            ]
+        else:
+            lines += [*_table(stable), ""]
+    return "\n".join(lines).rstrip("\n") + "\n"

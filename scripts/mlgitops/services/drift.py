@@ -1,0 +1,333 @@
+"""Drift monitoring: load reference and current data, judge them, open or update one issue.
+
+The reference is the data a promoted model was trained on: the DVC-tracked data file
+(default `data/raw/data.csv`) at a git revision, usually a version tag such as
+`churn-model@v1.2.0`. It is read with DVC's own API at that revision, so it comes
+from the local cache or, in a fresh CI clone, from the DVC remote.
+
+The current data is a CSV file on disk, or a DVC-tracked path of the repository
+that is not checked out yet (read through DVC like the reference).
+
+When drift exceeds the policy, one issue per model and data path is opened and,
+on later runs, edited in place: it is found by a hidden marker in its body (and the
+policy's issue label), never created twice while it is open. When a run finds no
+drift, an open issue is left as it is: closing it is a person's decision.
+
+Retraining pull request (not automated here): the scheduled workflow that runs
+`mlgitops drift --open-issue` can follow a failing run (exit code 1) with a job that
+bumps the data version and opens a PR: `dvc import-url`/`dvc update` or a new
+`dvc add` of the refreshed data on a branch `retrain/<model>-<date>`, `dvc repro`,
+`dvc push`, commit `data/raw/data.csv.dvc` and `dvc.lock`, push the branch and open
+the PR with `gh pr create --label retrain`, linking the drift issue ("Refs #N", the
+number is the step output `issue-number`). The PR then goes through the usual metric
+report and governance gates before a new version can be promoted.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from mlgitops.core.drift import DriftPolicy, DriftReport, compute_drift
+from mlgitops.core.drift_report import drift_marker, issue_title, render_markdown
+from mlgitops.errors import InputError, Location, ToolError
+from mlgitops.proc import git
+
+DEFAULT_POLICY_PATH = "governance/policy.yaml"
+DEFAULT_DATA_PATH = "data/raw/data.csv"
+# A CSV is loaded in memory whole; beyond this the user should sample it first.
+MAX_CSV_BYTES = 512 * 1024 * 1024
+
+_VERSION_TAG = re.compile(r"^(?P<model>[a-z][a-z0-9-]*)@v\d+\.\d+\.\d+$")
+_STAGE_TAG = re.compile(r"^(?P<model>[a-z][a-z0-9-]*)#[a-z0-9-]+#\d+$")
+
+
+class IssueHost(Protocol):
+    """The part of `mlgitops.github.client.GitHubHost` drift needs."""
+
+    def find_open_issue(self, marker: str, label: str | None = None) -> Any: ...
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Any: ...
+
+    def edit_issue(self, number: int, body: str) -> Any: ...
+
+
+# --------------------------------------------------------------------------- policy
+
+_DRIFT_KEYS = {
+    "psi_max",
+    "ks_pvalue_min",
+    "chi2_pvalue_min",
+    "columns",
+    "exclude",
+    "categorical",
+    "bins",
+    "issue_label",
+}
+
+
+def load_drift_policy(path: Path, *, required: bool = False) -> DriftPolicy:
+    """The `drift:` section of a policy file, with defaults for what it leaves out.
+
+    A missing file gives the defaults unless `required` (the user named the file).
+    The rest of the policy is validated by `mlgitops.policy.load_policy`; the keys of
+    `drift:` are checked here (see `DriftPolicy` for their meaning and defaults).
+    """
+    if not path.exists():
+        if required:
+            raise InputError("policy file not found", location=Location(str(path)))
+        return DriftPolicy()
+    from mlgitops.policy import load_policy
+
+    policy = load_policy(path)
+    raw = policy.document.data.get("drift")
+    if raw is None:
+        return DriftPolicy()
+    return drift_policy_from_mapping(raw, lambda *key: policy.location("drift", *key))
+
+
+def drift_policy_from_mapping(
+    raw: Any, locate: Callable[..., Location | None] = lambda *key: None
+) -> DriftPolicy:
+    """Validate a `drift:` mapping; raise InputError at the offending key."""
+    if not isinstance(raw, Mapping):
+        raise InputError("'drift' must be a mapping of thresholds", location=locate())
+    unknown = sorted(str(key) for key in raw if key not in _DRIFT_KEYS)
+    if unknown:
+        raise InputError(
+            f"unknown drift key '{unknown[0]}'",
+            location=locate(unknown[0]),
+            hint=f"known keys: {', '.join(sorted(_DRIFT_KEYS))}",
+        )
+
+    def number(key: str, default: float, low: float, high: float) -> float:
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(f"'{key}' must be a number", location=locate(key))
+        if not (low <= value <= high) or (isinstance(value, float) and math.isnan(value)):
+            raise InputError(f"'{key}' must be between {low:g} and {high:g}", location=locate(key))
+        return float(value)
+
+    def names(key: str) -> tuple[str, ...]:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InputError(f"'{key}' must be a list of column names", location=locate(key))
+        return tuple(value)
+
+    columns: tuple[str, ...] | None = None
+    if raw.get("columns", "all") != "all":
+        columns = names("columns")
+    bins = raw.get("bins", 10)
+    if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= 100:
+        raise InputError("'bins' must be an integer from 2 to 100", location=locate("bins"))
+    label = raw.get("issue_label", "drift")
+    if not isinstance(label, str) or not label.strip() or len(label) > 50:
+        raise InputError(
+            "'issue_label' must be a label name of 1 to 50 characters",
+            location=locate("issue_label"),
+        )
+    return DriftPolicy(
+        psi_max=number("psi_max", 0.2, 0.0, 1e6),
+        ks_pvalue_min=number("ks_pvalue_min", 0.01, 0.0, 1.0),
+        chi2_pvalue_min=number("chi2_pvalue_min", 0.01, 0.0, 1.0),
+        columns=columns,
+        exclude=names("exclude"),
+        categorical=names("categorical"),
+        bins=bins,
+        issue_label=label,
+    )
+
+
+# --------------------------------------------------------------------------- data
+
+
+def repo_root(start: Path) -> Path:
+    """The top of the git work tree that holds `start`."""
+    top = git(
+        "rev-parse",
+        "--show-toplevel",
+        cwd=start,
+        check=False,
+    )
+    if not top or not Path(top).is_dir():
+        raise InputError(
+            "not inside a git repository", location=Location(str(start)), hint="run it in the repo"
+        )
+    return Path(top)
+
+
+def resolve_revision(repo: Path, reference: str) -> str:
+    """The commit a tag, branch or other git revision points at."""
+    if not reference or reference.startswith("-"):
+        raise InputError(f"not a git revision: {reference!r}")
+    sha = git("rev-parse", "--verify", "--quiet", f"{reference}^{{commit}}", cwd=repo, check=False)
+    if not sha:
+        raise InputError(
+            f"unknown revision '{reference}'",
+            hint="give a version tag such as '<model>@v1.0.0' or a commit; in CI check out "
+            "with 'fetch-depth: 0' so that tags are present",
+        )
+    return sha
+
+
+def model_from_reference(reference: str) -> str | None:
+    """The model name of a GTO version (`m@v1.0.0`) or stage (`m#prod#1`) tag, else None."""
+    for pattern in (_VERSION_TAG, _STAGE_TAG):
+        match = pattern.match(reference)
+        if match:
+            return match.group("model")
+    return None
+
+
+def _parse_csv(text: str, name: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(io.StringIO(text))
+    except pd.errors.EmptyDataError:
+        raise InputError("the CSV file is empty", location=Location(name)) from None
+    except pd.errors.ParserError as error:
+        raise InputError(f"not a valid CSV file: {error}", location=Location(name)) from None
+    if len(frame.columns) != len(set(frame.columns)):
+        raise InputError("duplicate column names", location=Location(name))
+    return frame
+
+
+def _decode(data: bytes, name: str) -> str:
+    if len(data) > MAX_CSV_BYTES:
+        raise InputError(
+            f"file is {len(data)} bytes, over the limit of {MAX_CSV_BYTES}",
+            location=Location(name),
+            hint="sample the current data before comparing",
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"not UTF-8 text (byte {error.start})", location=Location(name)) from None
+
+
+def read_dvc_bytes(repo: Path, path: str, rev: str | None) -> bytes:
+    """A file of the repository at `rev` (None: the work tree), through DVC's API.
+
+    DVC serves git-tracked files too; DVC-tracked ones come from the cache or the remote.
+    """
+    import dvc.api
+    from dvc.exceptions import DvcException, PathMissingError
+
+    where = f"{path} at {rev[:12]}" if rev else path
+    try:
+        data = dvc.api.read(path, repo=str(repo), rev=rev, mode="rb")
+    except (PathMissingError, FileNotFoundError):
+        raise InputError(
+            f"'{path}' does not exist in the repository"
+            + (f" at revision {rev[:12]}" if rev else ""),
+            hint="pass --reference-path for data stored elsewhere",
+        ) from None
+    except DvcException as error:
+        raise ToolError(
+            f"DVC could not read {where}: {error}",
+            hint="check that the DVC remote is configured and reachable ('dvc pull' works)",
+        ) from None
+    if not isinstance(data, bytes):
+        raise ToolError(f"DVC returned text instead of bytes for {where}")
+    return data
+
+
+def read_reference(repo: Path, rev: str, path: str) -> pd.DataFrame:
+    """The reference CSV: `path` as committed at `rev`."""
+    name = f"{path}@{rev[:12]}"
+    return _parse_csv(_decode(read_dvc_bytes(repo, path, rev), name), name)
+
+
+def read_current(repo: Path, current: str, cwd: Path) -> pd.DataFrame:
+    """A CSV file on disk, else a (possibly not checked out) DVC-tracked repo path."""
+    on_disk = cwd / current
+    if on_disk.is_dir():
+        raise InputError("is a directory, expected a CSV file", location=Location(current))
+    if on_disk.is_file():
+        size = on_disk.stat().st_size
+        if size > MAX_CSV_BYTES:
+            raise InputError(
+                f"file is {size} bytes, over the limit of {MAX_CSV_BYTES}",
+                location=Location(current),
+            )
+        return _parse_csv(_decode(on_disk.read_bytes(), current), current)
+    try:
+        inside = on_disk.resolve().relative_to(repo.resolve()).as_posix()
+    except ValueError:
+        raise InputError("file not found", location=Location(current)) from None
+    try:
+        data = read_dvc_bytes(repo, inside, None)
+    except InputError:
+        raise InputError(
+            "file not found, and not a DVC-tracked path of the repository",
+            location=Location(current),
+        ) from None
+    return _parse_csv(_decode(data, current), current)
+
+
+# --------------------------------------------------------------------------- service
+
+
+@dataclass(frozen=True)
+class DriftRun:
+    """What one `mlgitops drift` run found and rendered."""
+
+    report: DriftReport
+    model: str | None
+    marker: str
+    reference_sha: str
+
+
+def run_drift(
+    repo: Path,
+    reference: str,
+    current: str,
+    policy: DriftPolicy,
+    *,
+    reference_path: str = DEFAULT_DATA_PATH,
+    model: str | None = None,
+    cwd: Path | None = None,
+) -> DriftRun:
+    """Load both tables and judge them; no GitHub calls here."""
+    sha = resolve_revision(repo, reference)
+    reference_frame = read_reference(repo, sha, reference_path)
+    current_frame = read_current(repo, current, cwd or repo)
+    model = model or model_from_reference(reference)
+    report = compute_drift(
+        reference_frame,
+        current_frame,
+        policy,
+        labels={"reference": f"{reference}:{reference_path}", "current": current},
+    )
+    key = f"{model or 'data'}:{reference_path}"
+    return DriftRun(report=report, model=model, marker=drift_marker(key), reference_sha=sha)
+
+
+def issue_body(run: DriftRun, run_url: str | None = None) -> str:
+    """The drift issue's body: the report plus where it came from."""
+    body = render_markdown(run.report, marker=run.marker)
+    footer = (
+        "This issue is updated in place by `mlgitops drift` on each run that finds drift. "
+        "Retrain on fresh data, or adjust `drift:` in `governance/policy.yaml` through a "
+        "reviewed pull request, then close it."
+    )
+    if run_url:
+        footer += f" Last run: {run_url}"
+    return f"{body}\n---\n{footer}\n"
+
+
+def publish_issue(host: IssueHost, run: DriftRun, run_url: str | None = None) -> tuple[Any, bool]:
+    """Open the drift issue, or edit the open one; returns (issue, created)."""
+    label = run.report.policy.issue_label
+    body = issue_body(run, run_url)
+    # Found by marker alone: an issue whose label was removed must not be duplicated.
+    existing = host.find_open_issue(run.marker)
+    if existing is not None:
+        return host.edit_issue(existing.number, body), False
+    return host.create_issue(issue_title(run.model, run.report), body, [label]), True
