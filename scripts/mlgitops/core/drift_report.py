@@ -14,7 +14,7 @@ import unicodedata
 from mlgitops.core.drift import CATEGORICAL, ColumnDrift, DriftReport
 
 MARKER_PREFIX = "<!-- mlgitops:drift"
-_SAFE_KEY = re.compile(r"[^A-Za-z0-9._@/:=+-]")
+_SAFE_KEY = re.compile(r"[^A-Za-z0-9._/:=+-]")
 # Bidi controls and zero-width characters: legal in names, but they can reorder or
 # hide what a reviewer reads.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
