@@ -120,3 +120,20 @@ def test_issue_title_is_plain() -> None:
         issue_title("churn-model", report) == "Data drift: churn-model (1 of 1 columns over policy)"
     )
     assert "@" not in issue_title("@evil\n<b>", report)
+
+
+def test_long_reports_fit_githubs_limit_and_say_what_is_hidden() -> None:
+    names = [f"feature_{i:04d}_" + "x" * 200 for i in range(400)]
+    reference = pd.DataFrame({name: [1.0, 2.0, 3.0, 4.0] * 5 for name in names})
+    current = reference.copy()
+    current[names[:300]] = 9.0
+    report = compute_drift(reference, current, DriftPolicy())
+    full = render_markdown(report)
+    assert len(full) > 65536
+    short = render_markdown(report, marker=drift_marker("m"), max_chars=65536)
+    assert len(short) <= 65536
+    shown = len(_rows(short))
+    assert 0 < shown < 300
+    assert "<details>" not in short
+    assert f"*{400 - shown} column(s) not shown" in short
+    assert short.startswith("<!-- mlgitops:drift key=m -->")

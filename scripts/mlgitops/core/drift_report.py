@@ -125,8 +125,45 @@ def issue_title(model: str | None, report: DriftReport) -> str:
     return f"Data drift: {subject} ({drifted} of {judged} columns over policy)"
 
 
-def render_markdown(report: DriftReport, marker: str | None = None) -> str:
-    """The report as GitHub-flavoured markdown (drifted columns first, the rest folded)."""
+# GitHub rejects issue and comment bodies over 65,536 characters.
+GITHUB_BODY_LIMIT = 65536
+_TRUNCATED = (
+    "*{hidden} column(s) not shown to stay within GitHub's size limit; the full report "
+    "is in the job summary of the run and in `mlgitops drift --format json`.*"
+)
+
+
+def render_markdown(
+    report: DriftReport, marker: str | None = None, *, max_chars: int | None = None
+) -> str:
+    """The report as GitHub-flavoured markdown (drifted columns first, the rest folded).
+
+    With `max_chars`, columns within the policy are dropped first, then drifted rows
+    from the end, and a note says how many are not shown.
+    """
+    drifted = report.drifted_columns
+    stable = tuple(column for column in report.columns if not column.drifted)
+    text = _render(report, marker, drifted, stable, hidden=0)
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    low, high = 0, len(drifted)  # the most drifted rows that fit: binary search
+    while low < high:
+        middle = (low + high + 1) // 2
+        hidden = len(report.columns) - middle
+        if len(_render(report, marker, drifted[:middle], (), hidden)) <= max_chars:
+            low = middle
+        else:
+            high = middle - 1
+    return _render(report, marker, drifted[:low], (), len(report.columns) - low)
+
+
+def _render(
+    report: DriftReport,
+    marker: str | None,
+    drifted: tuple[ColumnDrift, ...],
+    stable: tuple[ColumnDrift, ...],
+    hidden: int,
+) -> str:
     policy = report.policy
     lines = []
     if marker:
@@ -148,8 +185,6 @@ def render_markdown(report: DriftReport, marker: str | None = None) -> str:
     if report.new_columns:
         lines.append(f"- Only in the current data (not judged): {_names(report.new_columns)}")
     lines.append("")
-    drifted = report.drifted_columns
-    stable = tuple(column for column in report.columns if not column.drifted)
     if drifted:
         lines += [*_table(drifted), ""]
     if stable:
@@ -164,4 +199,6 @@ def render_markdown(report: DriftReport, marker: str | None = None) -> str:
             ]
         else:
             lines += [*_table(stable), ""]
+    if hidden:
+        lines += [_TRUNCATED.format(hidden=hidden), ""]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -36,7 +36,12 @@ from typing import Any, Protocol
 import pandas as pd
 
 from mlgitops.core.drift import DriftPolicy, DriftReport, compute_drift
-from mlgitops.core.drift_report import drift_marker, issue_title, render_markdown
+from mlgitops.core.drift_report import (
+    GITHUB_BODY_LIMIT,
+    drift_marker,
+    issue_title,
+    render_markdown,
+)
 from mlgitops.errors import InputError, Location, ToolError
 from mlgitops.proc import git
 
@@ -311,7 +316,6 @@ def run_drift(
 
 def issue_body(run: DriftRun, run_url: str | None = None) -> str:
     """The drift issue's body: the report plus where it came from."""
-    body = render_markdown(run.report, marker=run.marker)
     footer = (
         "This issue is updated in place by `mlgitops drift` on each run that finds drift. "
         "Retrain on fresh data, or adjust `drift:` in `governance/policy.yaml` through a "
@@ -319,6 +323,8 @@ def issue_body(run: DriftRun, run_url: str | None = None) -> str:
     )
     if run_url:
         footer += f" Last run: {run_url}"
+    room = GITHUB_BODY_LIMIT - len(footer) - 16
+    body = render_markdown(run.report, marker=run.marker, max_chars=room)
     return f"{body}\n---\n{footer}\n"
 
 
