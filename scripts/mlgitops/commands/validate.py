@@ -1,16 +1,104 @@
-"""`mlgitops validate`: placeholder until its owner lands it."""
+"""`mlgitops validate`: check policy.yaml, params.yaml and the model card, without rules.
+
+Every problem is printed with its file, line and key (and as an annotation in GitHub
+Actions); the exit code is 0 when all files are valid and 2 otherwise.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from mlgitops.errors import UsageError
+from mlgitops.errors import EXIT_OK, InputError, MlgitopsError
+from mlgitops.github.actions import ActionsSettings, format_annotation
+from mlgitops.policy import (
+    DEFAULT_POLICY_PATH,
+    MAX_POLICY_BYTES,
+    load_model_card,
+    load_params,
+    load_yaml,
+    model_card_problems,
+    policy_from_document,
+    policy_problems,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("validate", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "validate",
+        help="check policy, params and model card files without running the rules",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--policy", default=DEFAULT_POLICY_PATH, metavar="FILE")
+    parser.add_argument("--params", default="params.yaml", metavar="FILE")
+    parser.add_argument(
+        "--model-card",
+        metavar="FILE",
+        help="default: model_card.path from the policy, else MODEL_CARD.md",
+    )
+    parser.add_argument("-C", "--repo", default=".", metavar="DIR", help="repository root")
     parser.set_defaults(handler=run)
 
 
+def collect_problems(
+    root: Path, policy_file: str, params_file: str, card_file: str | None
+) -> tuple[list[InputError], list[str]]:
+    """(problems, names of the files found valid)."""
+    problems: list[InputError] = []
+    valid: list[str] = []
+    try:
+        document = load_yaml(root / policy_file, file=policy_file, max_bytes=MAX_POLICY_BYTES)
+        found = policy_problems(document)
+        problems.extend(found)
+        if not found:
+            valid.append(policy_file)
+            policy = policy_from_document(document)
+            if card_file is None and policy.model_card is not None:
+                card_file = policy.model_card.path
+    except InputError as error:
+        problems.append(error)
+    try:
+        load_params(root / params_file, file=params_file)
+        valid.append(params_file)
+    except InputError as error:
+        problems.append(error)
+    card_file = card_file or "MODEL_CARD.md"
+    try:
+        found = model_card_problems(load_model_card(root / card_file, file=card_file))
+        problems.extend(found)
+        if not found:
+            valid.append(card_file)
+    except InputError as error:
+        problems.append(error)
+    return problems, valid
+
+
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'mlgitops validate' is not available yet")
+    """Validate the three files; print every problem."""
+    settings = ActionsSettings.from_environ()
+    problems, valid = collect_problems(Path(args.repo), args.policy, args.params, args.model_card)
+    for name in valid:
+        print(f"ok: {name}")
+    if not problems:
+        return EXIT_OK
+    if len(problems) == 1:
+        raise problems[0]
+    for problem in problems:
+        _report(problem, settings.in_actions)
+    raise InputError(f"{len(problems)} problems found (listed above)")
+
+
+def _report(problem: MlgitopsError, in_actions: bool) -> None:
+    print(f"mlgitops: error: {problem}", file=sys.stderr)
+    if in_actions:
+        location = problem.location
+        print(
+            format_annotation(
+                "error",
+                str(problem),
+                file=location.file if location else None,
+                line=location.line if location else None,
+            )
+        )

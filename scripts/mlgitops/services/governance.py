@@ -1,0 +1,418 @@
+"""Gather governance facts from a generated repository (files, git, dvc) and evaluate them.
+
+The rules themselves are pure (`mlgitops.core.rules`); this module only reads:
+the workspace (metrics, fairness report, model card, params, `.dvc` files, CODEOWNERS),
+git (tracked files and their sizes, files changed since the base, files at the base) and
+`dvc status`. PR labels come from the Actions event payload or from `--labels`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlgitops.core import rules
+from mlgitops.core.model_card import card_metrics
+from mlgitops.core.rules import (
+    ChangeFacts,
+    CodeownersRule,
+    DataFacts,
+    DvcFile,
+    FairnessFacts,
+    Finding,
+    GitFile,
+    GovernanceFacts,
+    MetricsFacts,
+    ModelCardFacts,
+    ParamChange,
+    RuleResult,
+)
+from mlgitops.errors import InputError, Location, ToolError
+from mlgitops.policy import (
+    DEFAULT_POLICY_PATH,
+    MAX_PARAMS_BYTES,
+    Policy,
+    YamlDocument,
+    load_model_card,
+    load_params,
+    load_policy,
+    load_yaml,
+    model_card_problems,
+    parse_yaml,
+)
+from mlgitops.proc import dvc, git, run
+
+DEFAULT_METRICS_FILE = "reports/metrics.json"
+DEFAULT_PARAMS_FILE = "params.yaml"
+CODEOWNERS_LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+SHALLOW_HINT = "check out with full history (actions/checkout with `fetch-depth: 0`)"
+
+
+@dataclass(frozen=True)
+class GovernOptions:
+    root: Path
+    policy_path: str = DEFAULT_POLICY_PATH
+    base: str | None = None  # a ref; the merge-base with HEAD is used
+    metrics_file: str = DEFAULT_METRICS_FILE
+    params_file: str = DEFAULT_PARAMS_FILE
+    labels: tuple[str, ...] | None = None  # --labels; None: from the event payload
+    event: Mapping[str, Any] | None = None
+    check_dvc_status: bool = True
+
+
+@dataclass(frozen=True)
+class Base:
+    ref: str
+    sha: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.ref} ({self.sha[:7]})" if self.ref != self.sha else self.sha[:12]
+
+
+@dataclass(frozen=True)
+class GovernanceOutcome:
+    policy: Policy
+    facts: GovernanceFacts
+    results: list[RuleResult]
+    base: Base | None
+
+    @property
+    def failed(self) -> bool:
+        return any(result.failed for result in self.results)
+
+
+# --------------------------------------------------------------------------- base revision
+
+
+def resolve_base(root: Path, ref: str | None, event: Mapping[str, Any] | None) -> Base | None:
+    """The merge-base of `ref` (or the PR's base from the event payload) and HEAD."""
+    if ref is None:
+        pull_request = (event or {}).get("pull_request")
+        base = pull_request.get("base") if isinstance(pull_request, dict) else None
+        if isinstance(base, dict) and isinstance(base.get("sha"), str):
+            ref = base["sha"]
+        else:
+            return None
+    exists = run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root, check=False
+    )
+    if exists.returncode != 0:
+        raise ToolError(f"base revision '{ref}' is not in this clone", hint=SHALLOW_HINT)
+    merge_base = run(["git", "merge-base", ref, "HEAD"], root, check=False)
+    if merge_base.returncode != 0:
+        raise ToolError(
+            f"no common ancestor of '{ref}' and HEAD (shallow clone?)", hint=SHALLOW_HINT
+        )
+    return Base(ref, merge_base.stdout.strip())
+
+
+def _file_at(root: Path, revision: str, path: str) -> str | None:
+    """A git-tracked file's text at `revision`, or None if it did not exist there."""
+    result = run(["git", "show", f"{revision}:{path}"], root, check=False)
+    return result.stdout if result.returncode == 0 else None
+
+
+def base_metrics(root: Path, base: Base, metrics_file: str) -> Mapping[str, Any] | None:
+    """Metrics at the base revision (the metrics file is committed to git: `cache: false`)."""
+    text = _file_at(root, base.sha, metrics_file)
+    if text is None:
+        return None
+    try:
+        return flatten(json.loads(text))
+    except (json.JSONDecodeError, TypeError):
+        return None
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys: {"a": {"b": 1}} -> {"a.b": 1}."""
+    if not isinstance(data, dict):
+        raise TypeError("expected a JSON object")
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _read_json(path: Path) -> tuple[Any, str | None]:
+    if not path.is_file():
+        return None, "file not found (run `dvc repro`)"
+    if path.stat().st_size > MAX_REPORT_BYTES:
+        return None, f"file is over {MAX_REPORT_BYTES} bytes"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return None, f"not valid JSON ({error})"
+
+
+def _params_changes(root: Path, base: Base | None, params_file: str) -> tuple[ParamChange, ...]:
+    if base is None or not (root / params_file).is_file():
+        return ()
+    head = load_params(root / params_file, file=params_file)
+    text = _file_at(root, base.sha, params_file)
+    if text is None:
+        return ()
+    try:
+        old = parse_yaml(text, file=f"{params_file}@{base.sha[:7]}")
+    except InputError:
+        return ()
+    if not isinstance(old.data, dict):
+        return ()
+    head_flat, base_flat = _flatten_any(head.data), _flatten_any(old.data)
+    changes = []
+    for key in sorted(set(head_flat) | set(base_flat)):
+        if head_flat.get(key) != base_flat.get(key) and key in head_flat:
+            path = tuple(key.split("."))
+            changes.append(
+                ParamChange(key, base_flat.get(key), head_flat.get(key), head.line_of(*path))
+            )
+    return tuple(changes)
+
+
+def _flatten_any(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            flat.update(_flatten_any(value, f"{prefix}{key}."))
+        return flat
+    return {prefix.rstrip("."): data}
+
+
+def gather_metrics(options: GovernOptions, base: Base | None) -> MetricsFacts:
+    raw, problem = _read_json(options.root / options.metrics_file)
+    head: Mapping[str, Any] | None = None
+    if raw is not None:
+        try:
+            head = flatten(raw)
+        except TypeError:
+            problem = "expected a JSON object of metric names to values"
+    return MetricsFacts(
+        file=options.metrics_file,
+        head=head,
+        base=None if base is None else base_metrics(options.root, base, options.metrics_file),
+        base_label=None if base is None else base.label,
+        problem=problem,
+        params_file=options.params_file,
+        changed_params=_params_changes(options.root, base, options.params_file),
+    )
+
+
+# --------------------------------------------------------------------------- fairness
+
+
+def gather_fairness(policy: Policy, root: Path) -> FairnessFacts | None:
+    if policy.fairness is None:
+        return None
+    report = policy.fairness.report
+    raw, problem = _read_json(root / report)
+    if raw is None:
+        return FairnessFacts(report, problem=problem)
+    groups = raw.get("groups") if isinstance(raw, dict) else None
+    if not isinstance(groups, dict) or not all(isinstance(v, dict) for v in groups.values()):
+        return FairnessFacts(
+            report, problem='expected {"column": ..., "groups": {"<group>": {...}}}'
+        )
+    column = raw.get("column") if isinstance(raw.get("column"), str) else None
+    metric = raw.get("metric") if isinstance(raw.get("metric"), str) else None
+    return FairnessFacts(report, column=column, metric=metric, groups=groups)
+
+
+# --------------------------------------------------------------------------- model card
+
+
+def gather_model_card(policy: Policy, root: Path) -> ModelCardFacts | None:
+    if policy.model_card is None:
+        return None
+    path = policy.model_card.path
+    try:
+        loaded = load_model_card(root / path, file=path)
+    except InputError as error:
+        location = error.location or Location(path)
+        return ModelCardFacts(path, problem=Finding(error.message, location))
+    assert loaded.front_matter is not None
+    front_matter = loaded.front_matter
+    return ModelCardFacts(
+        path,
+        card=loaded.card,
+        schema_problems=tuple(
+            Finding(problem.message, problem.location or Location(path))
+            for problem in model_card_problems(loaded)
+        ),
+        metrics=tuple(card_metrics(front_matter.data, front_matter.line_of)),
+    )
+
+
+# --------------------------------------------------------------------------- data
+
+
+def git_files(root: Path) -> tuple[GitFile, ...]:
+    """Every file in the git index with the size of its staged blob."""
+    listing = git("ls-files", "-s", "-z", cwd=root)
+    entries: list[tuple[str, str]] = []
+    for record in listing.split("\0"):
+        if not record:
+            continue
+        meta, path = record.split("\t", 1)
+        mode, sha, _stage = meta.split()
+        if mode == "160000":  # submodule
+            continue
+        entries.append((sha, path))
+    if not entries:
+        return ()
+    sizes = run(
+        ["git", "cat-file", "--batch-check=%(objectname) %(objectsize)"],
+        root,
+        input_text="".join(f"{sha}\n" for sha, _ in entries),
+    ).stdout.split("\n")
+    size_of = {}
+    for line in sizes:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            size_of[parts[0]] = int(parts[1])
+    return tuple(GitFile(path, size_of.get(sha, 0)) for sha, path in entries)
+
+
+def dvc_files(root: Path, files: tuple[GitFile, ...]) -> tuple[DvcFile, ...]:
+    """`meta.license` of every `.dvc` file in git, with its line."""
+    found = []
+    for file in files:
+        if not file.path.endswith(".dvc"):
+            continue
+        document = load_yaml(root / file.path, file=file.path, max_bytes=MAX_PARAMS_BYTES)
+        license_ = _license(document)
+        line = document.line_of("meta", "license") if license_ is not None else 1
+        found.append(DvcFile(file.path, license_, line))
+    return tuple(found)
+
+
+def _license(document: YamlDocument) -> Any:
+    data = document.data
+    meta = data.get("meta") if isinstance(data, dict) else None
+    return meta.get("license") if isinstance(meta, dict) else None
+
+
+def dvc_status(root: Path) -> Mapping[str, Any]:
+    """`dvc status --json`: {} when dvc.lock matches dvc.yaml, code, params and data."""
+    text = dvc("status", "--json", cwd=root).strip()
+    try:
+        status = json.loads(text or "{}")
+    except json.JSONDecodeError as error:
+        raise ToolError(f"'dvc status --json' printed something else: {text[:200]}") from error
+    if not isinstance(status, dict):
+        raise ToolError(f"'dvc status --json' printed {type(status).__name__}, not an object")
+    return status
+
+
+def gather_data(policy: Policy, root: Path, *, check_status: bool) -> DataFacts | None:
+    if policy.data is None:
+        return None
+    files = git_files(root)
+    status = None
+    if policy.data.require_clean_dvc_status and check_status:
+        status = dvc_status(root)
+    return DataFacts(git_files=files, dvc_files=dvc_files(root, files), dvc_status=status)
+
+
+# --------------------------------------------------------------------------- change control
+
+
+def parse_codeowners(text: str) -> tuple[CodeownersRule, ...]:
+    """CODEOWNERS lines as (pattern, owners, line); comments and blank lines skipped."""
+    found = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if " #" in line:
+            line = line.split(" #", 1)[0]
+        pattern, *owners = line.split()
+        found.append(CodeownersRule(pattern, tuple(owners), number))
+    return tuple(found)
+
+
+def labels_from_event(event: Mapping[str, Any] | None) -> tuple[str, ...] | None:
+    """PR label names from a pull_request event payload (None: not a PR event)."""
+    pull_request = (event or {}).get("pull_request")
+    if not isinstance(pull_request, dict):
+        return None
+    labels = pull_request.get("labels") or []
+    return tuple(
+        label["name"]
+        for label in labels
+        if isinstance(label, dict) and isinstance(label.get("name"), str)
+    )
+
+
+def gather_change(options: GovernOptions, policy: Policy, base: Base | None) -> ChangeFacts | None:
+    if policy.change_control is None:
+        return None
+    if options.labels is not None:
+        labels, source = options.labels, "--labels"
+    else:
+        from_event = labels_from_event(options.event)
+        labels, source = (from_event, "PR event") if from_event is not None else ((), "no PR")
+    changed = None
+    if base is not None:
+        # Working tree vs base: committed and uncommitted changes alike.
+        text = git("diff", "--name-only", "-z", "--no-renames", base.sha, cwd=options.root)
+        changed = tuple(sorted(p for p in text.split("\0") if p))
+    codeowners_file = next(
+        (name for name in CODEOWNERS_LOCATIONS if (options.root / name).is_file()), None
+    )
+    rules_: tuple[CodeownersRule, ...] = ()
+    if codeowners_file is not None:
+        text = (options.root / codeowners_file).read_text(encoding="utf-8", errors="replace")
+        rules_ = parse_codeowners(text)
+    return ChangeFacts(
+        changed_files=changed,
+        labels=labels,
+        labels_source=source,
+        base_label=None if base is None else base.label,
+        codeowners_file=codeowners_file,
+        codeowners=rules_,
+    )
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _check_root(root: Path) -> None:
+    result = run(["git", "rev-parse", "--show-toplevel"], root, check=False)
+    if result.returncode != 0:
+        raise InputError(
+            "not inside a git repository", location=Location(str(root)),
+            hint="run mlgitops govern from the root of the generated repository",
+        )  # fmt: skip
+
+
+def gather(policy: Policy, options: GovernOptions, base: Base | None) -> GovernanceFacts:
+    """All facts the policy's rules need (sections the policy leaves out are not read)."""
+    return GovernanceFacts(
+        metrics=gather_metrics(options, base),
+        fairness=gather_fairness(policy, options.root),
+        model_card=gather_model_card(policy, options.root),
+        data=gather_data(policy, options.root, check_status=options.check_dvc_status),
+        change=gather_change(options, policy, base),
+    )
+
+
+def govern(options: GovernOptions) -> GovernanceOutcome:
+    """Load the policy strictly, gather facts, evaluate every rule."""
+    policy = load_policy(options.root / options.policy_path, file=options.policy_path)
+    if (options.root / options.params_file).is_file():
+        load_params(options.root / options.params_file, file=options.params_file)
+    _check_root(options.root)
+    base = resolve_base(options.root, options.base, options.event)
+    facts = gather(policy, options, base)
+    return GovernanceOutcome(policy, facts, rules.evaluate(policy, facts), base)
