@@ -1,0 +1,5 @@
+"""Training pipeline of {{ cookiecutter.project_name }}: prepare, train, evaluate, model card.
+
+Each stage is a script that `dvc repro` runs from the repository root (see dvc.yaml); the
+functions inside are importable for tests (`pythonpath = ["src"]` in pyproject.toml).
+"""
