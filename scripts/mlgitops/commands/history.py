@@ -1,16 +1,69 @@
-"""`mlgitops history`: placeholder until its owner lands it."""
+"""`mlgitops history`: model versions and stages, read from the GTO tags in git.
+
+Reads local tags with one `git for-each-ref` (pass --fetch to get origin's first), so
+it stays fast with thousands of tags; the same tags `gto show` reads.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 
-from mlgitops.errors import UsageError
+from mlgitops.core.versioning import artifacts_in_tags, build_history, history_to_dict
+from mlgitops.core.versioning import render_history_md as render_md
+from mlgitops.errors import InputError, MlgitopsError
+from mlgitops.services.promotion import (
+    DEFAULT_GIT_REMOTE,
+    fetch_tags,
+    list_tag_refs,
+    read_models,
+    repo_root,
+    resolve_commit,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("history", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "history",
+        help="list model versions and stages from tags",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", help="only this model")
+    parser.add_argument("--format", choices=("md", "json"), default="md")
+    parser.add_argument("--output", type=Path, help="write here instead of stdout")
+    parser.add_argument("--fetch", action="store_true", help="fetch tags from the remote first")
+    parser.add_argument("--repo", type=Path, default=Path("."), help="repository (default: .)")
+    parser.add_argument("--remote", default=DEFAULT_GIT_REMOTE, help="remote for --fetch")
     parser.set_defaults(handler=run)
 
 
+def _declared_models(root: Path) -> list[str]:
+    try:
+        return [m.name for m in read_models(root, resolve_commit(root))]
+    except (InputError, MlgitopsError):
+        return []
+
+
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'mlgitops history' is not available yet")
+    root = repo_root(args.repo)
+    if args.fetch:
+        fetch_tags(root, args.remote)
+    refs = list_tag_refs(root)
+    if args.model:
+        models = [args.model]
+    else:
+        models = _declared_models(root)
+        models += [m for m in artifacts_in_tags(r.name for r in refs) if m not in models]
+    histories = [build_history(model, refs) for model in models]
+    if args.format == "json":
+        text = json.dumps({"models": [history_to_dict(h) for h in histories]}, indent=2) + "\n"
+    else:
+        text = render_md(histories) if histories else "No models found.\n"
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,891 @@
+"""Promotion: verified data, a pushed GTO tag, then a GitHub Release on that tag.
+
+Order matters and every step can be re-run:
+1. fetch tags from the git remote; the current commit already has a version tag
+   for the model → "already promoted" (and finish a missing release);
+2. decide the bump (PR labels, else the policy default) and the next version from tags;
+3. `dvc push`, then prove the DVC remote holds every object of the commit by fetching
+   into an EMPTY cache and re-hashing what arrived (DVC 3 does not honour the remote's
+   `verify` option on fetch, and `dvc status -c` trusts directory manifests);
+4. create an annotated tag object and push it as a NEW ref (never forced): a rejected
+   push means another run created that tag, so re-read the tags and take the next
+   version (or stop if it already tagged this commit);
+5. create the GitHub Release on the existing tag, unless one exists.
+Stage assignments and rollbacks write GTO stage tags the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from mlgitops.core import release_notes
+from mlgitops.core.release_notes import PullRequestRef, ReleaseFacts
+from mlgitops.core.tags import Version, check_model_name, format_tag
+from mlgitops.core.versioning import (
+    Bump,
+    BumpDecision,
+    ModelHistory,
+    ReleaseRuleError,
+    StageChange,
+    TagRef,
+    build_history,
+    bump_from_labels,
+    check_stage_order,
+    next_version,
+    parse_bump,
+    plan_assignment,
+)
+from mlgitops.errors import GateFailed, InputError, Location, MlgitopsError, ToolError
+from mlgitops.proc import git, run
+
+DEFAULT_GIT_REMOTE = "origin"
+MAX_PUSH_ATTEMPTS = 5
+_HEX32 = re.compile(r"\b[0-9a-f]{32}\b")
+
+Log = Callable[[str], None]
+
+
+# --- what we need from the GitHub client (mlgitops.github.client.GitHubHost fits) -----
+
+
+class _PullRequest(Protocol):
+    @property
+    def number(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def html_url(self) -> str: ...
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+    @property
+    def merged(self) -> bool: ...
+    @property
+    def author_login(self) -> str: ...
+
+
+class _Release(Protocol):
+    @property
+    def tag_name(self) -> str: ...
+    @property
+    def html_url(self) -> str: ...
+
+
+class ReleaseHost(Protocol):
+    def pull_requests_for_commit(self, sha: str) -> Sequence[_PullRequest]: ...
+    def get_release_by_tag(self, tag: str) -> _Release | None: ...
+    def create_release(self, tag: str, name: str, body: str) -> _Release: ...
+
+
+class TagConflict(MlgitopsError):
+    """A tag we need already exists at another commit: someone must decide; exit 2."""
+
+
+# --- repository facts -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model declared under `artifacts:` in dvc.yaml."""
+
+    name: str
+    path: str
+    metrics: str | None = None
+    card: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    default_bump: Bump = Bump.MINOR
+    stages: tuple[str, ...] = ("staging", "production")
+
+
+def repo_root(start: Path | str = ".") -> Path:
+    return Path(
+        git(
+            "rev-parse",
+            "--show-toplevel",
+            cwd=start,
+        )
+    )
+
+
+def resolve_commit(repo: Path, rev: str = "HEAD") -> str:
+    return git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=repo)
+
+
+def show_file(repo: Path, commit: str, path: str) -> str | None:
+    """A file's text at `commit`, or None when it is not there."""
+    result = run(["git", "show", f"{commit}:{path}"], repo, check=False)
+    return result.stdout if result.returncode == 0 else None
+
+
+def read_models(repo: Path, commit: str) -> list[ModelSpec]:
+    """Models from the `artifacts:` of dvc.yaml at `commit` (type model, or any type)."""
+    text = show_file(repo, commit, "dvc.yaml")
+    if text is None:
+        raise InputError("no dvc.yaml at this commit", location=Location("dvc.yaml"))
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise InputError(
+            f"dvc.yaml is not valid YAML: {error}", location=Location("dvc.yaml")
+        ) from None
+    artifacts = data.get("artifacts") if isinstance(data, dict) else None
+    if not isinstance(artifacts, dict) or not artifacts:
+        raise InputError(
+            "dvc.yaml declares no artifacts: add one under 'artifacts:' per model",
+            location=Location("dvc.yaml", key="artifacts"),
+        )
+    models = []
+    for name, spec in artifacts.items():
+        if not isinstance(spec, dict):
+            spec = {}
+        if spec.get("type", "model") != "model":
+            continue
+        try:
+            check_model_name(str(name))
+        except ValueError as error:
+            raise InputError(
+                str(error), location=Location("dvc.yaml", key=f"artifacts.{name}")
+            ) from None
+        meta = spec.get("meta")
+        if not isinstance(meta, dict):
+            meta = {}
+        models.append(
+            ModelSpec(
+                name=str(name),
+                path=str(spec.get("path", "")),
+                metrics=meta.get("metrics"),
+                card=meta.get("card"),
+            )
+        )
+    return models
+
+
+def select_models(models: Sequence[ModelSpec], name: str | None) -> list[ModelSpec]:
+    if name is None:
+        return list(models)
+    for model in models:
+        if model.name == name:
+            return [model]
+    known = ", ".join(m.name for m in models) or "(none)"
+    raise InputError(
+        f"unknown model {name!r}: dvc.yaml artifacts are {known}",
+        location=Location("dvc.yaml", key="artifacts"),
+    )
+
+
+def read_release_settings(repo: Path) -> ReleaseSettings:
+    """`release.default_bump` and `release.stages` from governance/policy.yaml."""
+    path = repo / "governance" / "policy.yaml"
+    if not path.exists():
+        return ReleaseSettings()
+    from mlgitops.policy import load_policy
+
+    policy = load_policy(path, file="governance/policy.yaml")
+    try:
+        bump = parse_bump(policy.release.default_bump)
+    except ValueError as error:
+        raise InputError(str(error), location=policy.location("release", "default_bump")) from None
+    return ReleaseSettings(bump, tuple(policy.release.stages))
+
+
+# --- git tags ----------------------------------------------------------------------------
+
+_REF_FORMAT = (
+    "%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)"
+    "%00%(creatordate:iso-strict)"
+)
+
+
+def list_tag_refs(repo: Path) -> list[TagRef]:
+    """Every local tag with its commit, from ONE `git for-each-ref` (no API, no paging)."""
+    output = git("for-each-ref", f"--format={_REF_FORMAT}", "refs/tags", cwd=repo)
+    refs = []
+    for line in output.splitlines():
+        name, kind, obj, peeled, date = line.split("\0")
+        if kind == "tag":
+            refs.append(TagRef(name, peeled, date, annotated=True))
+        elif kind == "commit":
+            refs.append(TagRef(name, obj, date, annotated=False))
+    return refs
+
+
+def remote_tags(repo: Path, remote: str, pattern: str | None = None) -> dict[str, str]:
+    """Tag name → commit on the remote (annotated tags peeled)."""
+    args = ["ls-remote", "--tags", remote]
+    if pattern:
+        args.append(pattern)
+    tags: dict[str, str] = {}
+    peeled: dict[str, str] = {}
+    for line in git(*args, cwd=repo).splitlines():
+        sha, _, ref = line.partition("\t")
+        name = ref.removeprefix("refs/tags/")
+        if name.endswith("^{}"):
+            peeled[name[:-3]] = sha
+        else:
+            tags[name] = sha
+    return {name: peeled.get(name, sha) for name, sha in tags.items()}
+
+
+def fetch_tags(repo: Path, remote: str) -> None:
+    """Fetch every tag from `remote` without ever overwriting a local one.
+
+    A local tag that differs from the remote's is a conflict naming both commits.
+    """
+    result = run(
+        ["git", "fetch", "--quiet", "--no-tags", remote, "refs/tags/*:refs/tags/*"],
+        repo,
+        check=False,
+    )
+    if result.returncode == 0:
+        return
+    local = {ref.name: ref.commit for ref in list_tag_refs(repo)}
+    remote_map = remote_tags(repo, remote)
+    clashes = [
+        f"'{name}': local {local[name]}, {remote} {sha}"
+        for name, sha in sorted(remote_map.items())
+        if name in local and local[name] != sha
+    ]
+    if clashes:
+        raise TagConflict(
+            "local tags differ from the remote's: " + "; ".join(clashes),
+            hint="tags are never overwritten; delete the stale LOCAL tag "
+            "(git tag -d NAME) if the remote is right",
+        )
+    detail = (result.stderr or result.stdout).strip()
+    raise ToolError(f"could not fetch tags from '{remote}': {detail}")
+
+
+def _tagger_ident(repo: Path) -> str:
+    return git("var", "GIT_COMMITTER_IDENT", cwd=repo)
+
+
+def make_tag_object(repo: Path, tag: str, commit: str, message: str) -> str:
+    """An annotated tag object for `commit`, not yet referenced by any ref."""
+    content = f"object {commit}\ntype commit\ntag {tag}\ntagger {_tagger_ident(repo)}\n\n{message}"
+    return run(["git", "mktag"], repo, input_text=content).stdout.strip()
+
+
+def push_new_tags(repo: Path, remote: str, objects: Sequence[tuple[str, str]]) -> bool:
+    """Push (object, tag) pairs as NEW refs, atomically. False if a tag already existed.
+
+    Nothing is forced: the remote refuses to move an existing tag. On success the
+    local refs are created too.
+    """
+    specs = [f"{obj}:refs/tags/{tag}" for obj, tag in objects]
+    result = run(["git", "push", "--quiet", "--atomic", remote, *specs], repo, check=False)
+    if result.returncode != 0:
+        existing = remote_tags(repo, remote)
+        if any(tag in existing for _, tag in objects):
+            return False
+        detail = (result.stderr or result.stdout).strip()
+        raise ToolError(f"git push of {', '.join(t for _, t in objects)} failed: {detail}")
+    for obj, tag in objects:
+        run(["git", "update-ref", f"refs/tags/{tag}", obj, ""], repo, check=False)
+    return True
+
+
+# --- DVC data verification -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verification:
+    remote: str
+    objects: int
+    bytes: int
+
+
+def _dvc(args: Sequence[str], cwd: Path, check: bool = True) -> Any:
+    return run(["dvc", *args], cwd, check=check)
+
+
+def _dvc_config(repo: Path) -> dict[str, dict[str, str]]:
+    """`.dvc/config` overlaid with `.dvc/config.local` (what DVC reads at repo level)."""
+    from configobj import ConfigObj  # DVC's own config reader
+
+    merged: dict[str, dict[str, str]] = {}
+    for name in ("config", "config.local"):
+        path = repo / ".dvc" / name
+        if path.exists():
+            for section, values in ConfigObj(str(path), encoding="utf-8").items():
+                if isinstance(values, dict):
+                    merged.setdefault(section, {}).update(values)
+    return merged
+
+
+def dvc_default_remote(repo: Path) -> str:
+    name = _dvc_config(repo).get("core", {}).get("remote", "")
+    if not name:
+        raise InputError(
+            "no default DVC remote: promotion must prove the data is stored remotely",
+            location=Location(".dvc/config", key="core.remote"),
+            hint="dvc remote add -d <name> <url>",
+        )
+    return name
+
+
+def push_data(repo: Path, remote: str) -> None:
+    """`dvc push` everything the workspace tracks to `remote`."""
+    _dvc(["push", "-r", remote], repo)
+
+
+@contextmanager
+def _scratch(prefix: str) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _md5_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _tracked_paths(workdir: Path, cache: Path) -> dict[str, str]:
+    """md5 → path, for top-level outs (dvc.lock, .dvc files) and files inside .dir objects."""
+    names: dict[str, str] = {}
+    top: dict[str, str] = {}
+    for path in [*workdir.rglob("dvc.lock"), *workdir.rglob("*.dvc")]:
+        if ".dvc" in path.relative_to(workdir).parts[:-1]:
+            continue
+        with suppress(yaml.YAMLError, OSError):
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            base = path.parent.relative_to(workdir).as_posix()
+            if path.name == "dvc.lock":
+                found = release_notes.data_hashes_from_lock(data)
+                entries = [(h.md5, h.path) for h in found if h.kind == "out"]
+            else:
+                found = release_notes.data_hashes_from_dvcfile(path.name, data)
+                entries = [(h.md5, h.path) for h in found]
+            for md5, rel in entries:
+                full = rel if base in ("", ".") else f"{base}/{rel}"
+                top[md5.removesuffix(".dir")] = full
+    names.update(top)
+    files = cache / "files" / "md5"
+    for manifest in files.glob("*/*.dir") if files.exists() else ():
+        directory = top.get(manifest.parent.name + manifest.stem, manifest.stem)
+        with suppress(ValueError, OSError):
+            for entry in json.loads(manifest.read_text(encoding="utf-8")):
+                names.setdefault(entry["md5"], f"{directory}/{entry['relpath']}")
+    return names
+
+
+def _write_scratch_config(repo: Path, work: Path, cache: Path, remote: str) -> None:
+    """The scratch copy's `.dvc/config.local`: the user's (credentials live there, never
+    in git), plus an empty cache, no SCM, and the remote with an absolute local URL."""
+    from configobj import ConfigObj
+
+    section = f'remote "{remote}"'
+    settings = _dvc_config(repo).get(section)
+    if settings is None or not settings.get("url"):
+        raise InputError(
+            f"DVC remote '{remote}' is not configured",
+            location=Location(".dvc/config", key=section),
+        )
+    source = repo / ".dvc" / "config.local"
+    config = ConfigObj(str(source) if source.exists() else None, encoding="utf-8")
+    config.filename = str(work / ".dvc" / "config.local")
+    config.setdefault("core", {})["no_scm"] = "true"
+    config.setdefault("cache", {})["dir"] = str(cache)
+    remote_config = config.setdefault(section, {})
+    url = settings["url"]
+    if "://" not in url and not os.path.isabs(url):
+        remote_config["url"] = str((repo / ".dvc" / url).resolve())
+    remote_config["verify"] = "true"
+    config.write()
+
+
+def verify_remote_data(repo: Path, commit: str, remote: str, log: Log) -> Verification:
+    """Prove `remote` holds every DVC object `commit` references, by content.
+
+    The commit's files are exported to a scratch directory whose DVC cache is EMPTY;
+    `dvc fetch` must bring every object (a file missing inside a tracked directory
+    fails it), then every fetched object is re-hashed against its name.
+    """
+    with _scratch("mlgitops-verify-") as scratch:
+        work = scratch / "work"
+        cache = scratch / "cache"
+        work.mkdir()
+        run(["git", "archive", "--format=tar", "-o", str(scratch / "c.tar"), commit], repo)
+        with tarfile.open(scratch / "c.tar") as archive:
+            archive.extractall(work, filter="data")
+        if not (work / ".dvc").is_dir():
+            raise InputError(
+                "this commit has no .dvc directory: promotion needs DVC-tracked outputs",
+                location=Location(".dvc"),
+            )
+        _write_scratch_config(repo, work, cache, remote)
+        result = _dvc(["fetch", "-r", remote], work, check=False)
+        if result.returncode != 0:
+            names = _tracked_paths(work, cache)
+            missing = sorted(set(_HEX32.findall(result.stderr + result.stdout)))
+            shown = [f"{names.get(h, '(unknown path)')} (md5 {h})" for h in missing[:20]]
+            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+            detail = "; ".join(shown) + more if shown else (result.stderr or result.stdout).strip()
+            raise GateFailed(
+                f"DVC remote '{remote}' does not hold all data of commit {commit[:12]}: "
+                f"missing {detail}",
+                hint="restore the files in the remote (dvc push from a complete cache, "
+                "e.g. after 'dvc repro' or 'dvc pull'), then re-run; no tag was created",
+            )
+        objects = 0
+        size = 0
+        corrupt = []
+        files = cache / "files" / "md5"
+        for obj in sorted(files.glob("*/*")) if files.exists() else ():
+            expected = obj.parent.name + obj.name.removesuffix(".dir")
+            objects += 1
+            size += obj.stat().st_size
+            if _md5_file(obj) != expected:
+                corrupt.append(expected)
+        if corrupt:
+            paths = _tracked_paths(work, cache)
+            bad = ", ".join(f"{paths.get(h, '(unknown path)')} (md5 {h})" for h in corrupt[:20])
+            raise GateFailed(
+                f"DVC remote '{remote}' returned corrupted data for commit {commit[:12]}: {bad}",
+                hint="the remote's copy does not match its hash; re-push it from a good "
+                "cache; no tag was created",
+            )
+    log(f"data verified: {objects} objects ({size} bytes) fetched from '{remote}' and re-hashed")
+    return Verification(remote, objects, size)
+
+
+# --- release notes ------------------------------------------------------------------------
+
+
+def _load_yaml(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
+def release_facts(
+    repo: Path,
+    model: ModelSpec,
+    commit: str,
+    version: Version,
+    *,
+    bump_source: str,
+    pull_request: PullRequestRef | None,
+    repository: str | None,
+    server_url: str,
+    previous_tag: str | None,
+) -> ReleaseFacts:
+    """Read metrics, params, dvc.lock, .dvc files and the model card at `commit`."""
+    metrics_text = show_file(repo, commit, model.metrics) if model.metrics else None
+    metrics: dict[str, Any] = {}
+    if metrics_text:
+        with suppress(json.JSONDecodeError):
+            loaded = json.loads(metrics_text)
+            if isinstance(loaded, dict):
+                metrics = release_notes.flatten(loaded)
+    params_data = _load_yaml(show_file(repo, commit, "params.yaml"))
+    params = release_notes.flatten(params_data) if isinstance(params_data, dict) else {}
+    lock = _load_yaml(show_file(repo, commit, "dvc.lock"))
+    data = release_notes.data_hashes_from_lock(lock) if isinstance(lock, dict) else []
+    listing = git("ls-tree", "-r", "--name-only", commit, cwd=repo).splitlines()
+    for path in listing:
+        if path.endswith(".dvc") and not path.startswith(".dvc/"):
+            content = _load_yaml(show_file(repo, commit, path))
+            if isinstance(content, dict):
+                data.extend(release_notes.data_hashes_from_dvcfile(path, content))
+    card_path = model.card or "MODEL_CARD.md"
+    return ReleaseFacts(
+        model=model.name,
+        version=str(version),
+        tag=format_tag(model.name, version),
+        commit=commit,
+        bump_source=bump_source,
+        repository=repository,
+        server_url=server_url,
+        metrics=metrics,
+        params=params,
+        data=data,
+        card=show_file(repo, commit, card_path),
+        card_path=card_path,
+        pull_request=pull_request,
+        previous_tag=previous_tag,
+    )
+
+
+# --- the service ---------------------------------------------------------------------------
+
+
+@dataclass
+class PromotionResult:
+    """What happened for one model; `status` is also a step output."""
+
+    model: str
+    status: str  # promoted | already-promoted | skipped | dry-run | assigned | unchanged
+    commit: str
+    version: str | None = None
+    tag: str | None = None
+    tags: list[str] = field(default_factory=list)
+    release_url: str | None = None
+    message: str = ""
+
+
+@dataclass
+class Promoter:
+    """Promote models of the repository at `repo`; `host` None means no GitHub API."""
+
+    repo: Path
+    host: ReleaseHost | None = None
+    git_remote: str = DEFAULT_GIT_REMOTE
+    dvc_remote: str | None = None
+    repository: str | None = None
+    server_url: str = "https://github.com"
+    log: Log = print
+    push_data: bool = True
+    _tag_names: list[str] = field(default_factory=list, init=False, repr=False)
+
+    # -- shared ------------------------------------------------------------------------
+    def _history(self, model: str, *, fetch: bool = True) -> ModelHistory:
+        if fetch:
+            fetch_tags(self.repo, self.git_remote)
+        refs = list_tag_refs(self.repo)
+        self._tag_names = [ref.name for ref in refs]
+        return build_history(model, refs)
+
+    def _merged_pull_request(self, commit: str) -> _PullRequest | None:
+        if self.host is None:
+            return None
+        pulls = [p for p in self.host.pull_requests_for_commit(commit) if p.merged]
+        return pulls[0] if pulls else None
+
+    def decide_bump(self, commit: str, requested: str, default: Bump) -> tuple[BumpDecision, Any]:
+        """The bump for `commit`: explicit, or from the merged PR's labels, else `default`."""
+        if requested != "auto":
+            return BumpDecision(parse_bump(requested), f"--bump {requested}"), None
+        if self.host is None:
+            return (
+                BumpDecision(default, f"policy default ({default.value}); no GitHub access"),
+                None,
+            )
+        pull = self._merged_pull_request(commit)
+        if pull is None:
+            return BumpDecision(default, f"policy default ({default.value}); no merged PR"), None
+        try:
+            decision = bump_from_labels(pull.labels, default, pr=f"PR #{pull.number}")
+        except ReleaseRuleError as error:
+            raise InputError(str(error), hint="fix the labels of the merged PR") from None
+        return decision, pull
+
+    def ensure_release(self, facts: ReleaseFacts) -> str | None:
+        """Create the Release for `facts.tag` unless it exists; its URL (None: no API)."""
+        if self.host is None:
+            self.log(
+                f"no GitHub release for {facts.tag}: GITHUB_REPOSITORY/GITHUB_TOKEN not set "
+                "(re-run with them to create it)"
+            )
+            return None
+        existing = self.host.get_release_by_tag(facts.tag)
+        if existing is not None:
+            return existing.html_url
+        title = release_notes.release_title(facts)
+        body = release_notes.render_release_notes(facts)
+        try:
+            created = self.host.create_release(facts.tag, title, body)
+        except MlgitopsError as error:
+            # A concurrent run may have created it between our check and our create.
+            again = self.host.get_release_by_tag(facts.tag)
+            if again is not None:
+                return again.html_url
+            raise ToolError(
+                f"tag {facts.tag} is pushed but its GitHub release failed: {error.message}",
+                hint="re-run 'mlgitops promote' to finish the release",
+            ) from error
+        self.log(f"release created: {created.html_url}")
+        return created.html_url
+
+    def _facts(
+        self,
+        model: ModelSpec,
+        commit: str,
+        version: Version,
+        history: ModelHistory,
+        bump_source: str,
+        pull: Any,
+    ) -> ReleaseFacts:
+        older = [v for v in history.versions if v.version < version and not v.deregistered]
+        pr = (
+            PullRequestRef(pull.number, pull.title, pull.html_url, pull.author_login)
+            if pull is not None
+            else None
+        )
+        return release_facts(
+            self.repo,
+            model,
+            commit,
+            version,
+            bump_source=bump_source,
+            pull_request=pr,
+            repository=self.repository,
+            server_url=self.server_url,
+            previous_tag=older[-1].tag if older else None,
+        )
+
+    # -- register a version ----------------------------------------------------------------
+    def promote(
+        self,
+        model: ModelSpec,
+        *,
+        commit: str,
+        bump: str = "auto",
+        version: str | None = None,
+        settings: ReleaseSettings | None = None,
+        dry_run: bool = False,
+        verified: list[bool] | None = None,
+    ) -> PromotionResult:
+        """Tag `commit` as the next version of `model` and release it (idempotent)."""
+        settings = settings or read_release_settings(self.repo)
+        history = self._history(model.name)
+        explicit = Version.parse(version) if version else None
+        done = history.version_at(commit)
+        if done is not None:
+            return self._already(model, commit, history, done.version, "auto", settings, dry_run)
+        decision, pull = (
+            (BumpDecision(Bump.PATCH, f"--version {explicit}"), None)
+            if explicit
+            else self.decide_bump(commit, bump, settings.default_bump)
+        )
+        if decision.bump is Bump.SKIP:
+            message = f"{model.name}: no release ({decision.source})"
+            self.log(message)
+            return PromotionResult(model.name, "skipped", commit, message=message)
+        verified = verified if verified is not None else []
+        for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
+            target = explicit or next_version(model.name, self._tag_names, decision.bump)
+            tag = format_tag(model.name, target)
+            taken = history.find(target)
+            if taken is not None:
+                raise TagConflict(
+                    f"tag {tag} already exists at commit {taken.commit}, "
+                    f"not at the commit being promoted ({commit})",
+                    hint="tags are never moved; choose another --version",
+                )
+            facts = self._facts(model, commit, target, history, decision.source, pull)
+            if dry_run:
+                message = (
+                    f"{model.name}: would tag {commit[:12]} as {tag} ({decision.source}); "
+                    "dry run: data not pushed or verified, nothing tagged"
+                )
+                self.log(message)
+                return PromotionResult(
+                    model.name, "dry-run", commit, str(target), tag, [tag], None, message
+                )
+            if not verified:
+                remote = self.dvc_remote or dvc_default_remote(self.repo)
+                if self.push_data:
+                    self.log(f"dvc push to '{remote}'")
+                    push_data(self.repo, remote)
+                verify_remote_data(self.repo, commit, remote, self.log)
+                verified.append(True)
+            obj = make_tag_object(self.repo, tag, commit, release_notes.tag_message(facts))
+            if push_new_tags(self.repo, self.git_remote, [(obj, tag)]):
+                self.log(
+                    f"tagged {commit[:12]} as {tag} ({decision.source}); "
+                    f"pushed to {self.git_remote}"
+                )
+                url = self.ensure_release(facts)
+                return PromotionResult(
+                    model.name, "promoted", commit, str(target), tag, [tag], url,
+                    f"{model.name}: promoted {commit[:12]} as {tag}",
+                )  # fmt: skip
+            # Someone else pushed that tag first: re-read and decide again.
+            history = self._history(model.name)
+            owner = history.find(target)
+            self.log(
+                f"{tag} was created concurrently at "
+                f"{owner.commit[:12] if owner else 'another commit'} (attempt {attempt})"
+            )
+            done = history.version_at(commit)
+            if done is not None:
+                return self._already(
+                    model, commit, history, done.version, decision.source, settings, False, pull
+                )
+            if explicit:
+                raise TagConflict(
+                    f"tag {tag} was just created at commit {owner.commit if owner else '?'}, "
+                    f"not at the commit being promoted ({commit})",
+                    hint="choose another --version; tags are never moved",
+                )
+        raise ToolError(
+            f"gave up after {MAX_PUSH_ATTEMPTS} attempts: other promotions keep taking the next "
+            f"version of {model.name}",
+            hint="re-run 'mlgitops promote'",
+        )
+
+    def _already(
+        self,
+        model: ModelSpec,
+        commit: str,
+        history: ModelHistory,
+        version: Version,
+        source: str,
+        settings: ReleaseSettings,
+        dry_run: bool,
+        pull: Any = None,
+    ) -> PromotionResult:
+        tag = format_tag(model.name, version)
+        message = f"{model.name}: already promoted: {commit[:12]} is {tag}"
+        self.log(message)
+        url = None
+        if not dry_run:
+            if pull is None and self.host is not None:
+                pull = self._merged_pull_request(commit)
+            facts = self._facts(model, commit, version, history, source, pull)
+            url = self.ensure_release(facts)
+        return PromotionResult(
+            model.name, "already-promoted", commit, str(version), tag, [tag], url, message
+        )
+
+    # -- stages ----------------------------------------------------------------------------------
+    def assign_stage(
+        self,
+        model: ModelSpec,
+        stage: str,
+        *,
+        version: str | None,
+        commit: str,
+        settings: ReleaseSettings | None = None,
+        dry_run: bool = False,
+    ) -> PromotionResult:
+        """Put `version` (default: the version of `commit`) into `stage`, in policy order."""
+        settings = settings or read_release_settings(self.repo)
+        for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
+            history = self._history(model.name)
+            target = self._stage_target(history, version, commit)
+            try:
+                check_stage_order(history, target, stage, settings.stages)
+            except ReleaseRuleError as error:
+                raise GateFailed(str(error)) from None
+            result = self._write_stage(history, target, stage, dry_run, "promote", attempt)
+            if result is not None:
+                return result
+        raise ToolError(f"gave up after {MAX_PUSH_ATTEMPTS} attempts: concurrent stage changes")
+
+    def rollback(
+        self,
+        model: ModelSpec,
+        stage: str,
+        *,
+        settings: ReleaseSettings | None = None,
+        dry_run: bool = False,
+    ) -> PromotionResult:
+        """Re-point `stage` to the version that held it before the current one."""
+        settings = settings or read_release_settings(self.repo)
+        if stage not in settings.stages:
+            raise InputError(
+                f"unknown stage {stage!r}: the policy's release.stages are "
+                f"{', '.join(settings.stages)}",
+                location=Location("governance/policy.yaml", key="release.stages"),
+            )
+        for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
+            history = self._history(model.name)
+            current = history.current(stage)
+            if current is None:
+                raise GateFailed(f"{model.name} has no version in {stage!r}: nothing to roll back")
+            previous = history.previous(stage)
+            if previous is None:
+                raise GateFailed(
+                    f"{model.name} {current} is the only version ever in {stage!r}: "
+                    "nothing to roll back to"
+                )
+            result = self._write_stage(history, previous, stage, dry_run, "rollback", attempt)
+            if result is not None:
+                return result
+        raise ToolError(f"gave up after {MAX_PUSH_ATTEMPTS} attempts: concurrent stage changes")
+
+    def _stage_target(self, history: ModelHistory, version: str | None, commit: str) -> Version:
+        if version:
+            target = Version.parse(version)
+            entry = history.find(target)
+            if entry is None:
+                known = ", ".join(str(v.version) for v in history.versions)
+                raise InputError(
+                    f"{history.model} {target} is not a registered version",
+                    hint=f"known versions: {known or 'none'}",
+                )
+        else:
+            entry = history.version_at(commit)
+            if entry is None:
+                raise InputError(
+                    f"commit {commit[:12]} has no version of {history.model}; pass --version",
+                )
+        if entry.deregistered:
+            raise GateFailed(f"{history.model} {entry.version} is deregistered")
+        return entry.version
+
+    def _write_stage(
+        self,
+        history: ModelHistory,
+        target: Version,
+        stage: str,
+        dry_run: bool,
+        action: str,
+        attempt: int,
+    ) -> PromotionResult | None:
+        model = history.model
+        entry = history.find(target)
+        assert entry is not None
+        changes = plan_assignment(history, target, stage)
+        if not changes:
+            message = f"{model}: {target} is already in {stage!r}"
+            self.log(message)
+            return PromotionResult(
+                model, "unchanged", entry.commit, str(target), None, [], None, message
+            )
+        describe = ", ".join(_describe_change(c) for c in changes)
+        if dry_run:
+            message = f"{model}: would write {describe} (dry run)"
+            self.log(message)
+            return PromotionResult(
+                model, "dry-run", entry.commit, str(target), changes[-1].tag,
+                [c.tag for c in changes], None, message,
+            )  # fmt: skip
+        objects = []
+        for change in changes:
+            changed = history.find(change.version)
+            assert changed is not None
+            verb = "assign" if change.assigned else "unassign"
+            where = "to" if change.assigned else "from"
+            message = f"{action}: {verb} {model} {change.version} {where} {stage}\n"
+            objects.append(
+                (make_tag_object(self.repo, change.tag, changed.commit, message), change.tag)
+            )
+        if push_new_tags(self.repo, self.git_remote, objects):
+            message = f"{model}: {stage} is now {target} ({describe})"
+            self.log(message)
+            return PromotionResult(
+                model, "assigned", entry.commit, str(target), changes[-1].tag,
+                [c.tag for c in changes], None, message,
+            )  # fmt: skip
+        self.log(f"stage tags of {model} changed concurrently; re-reading (attempt {attempt})")
+        return None
+
+
+def _describe_change(change: StageChange) -> str:
+    return f"{change.tag} ({'assign' if change.assigned else 'unassign'} {change.version})"
