@@ -1,0 +1,390 @@
+"""The PR report: data model, markdown rendering and JSON form (pure).
+
+Everything that comes from the repository (metric and param names and values, model
+names, refs) is data. In markdown it is shown inside code spans, with table pipes
+escaped and control, bidi and zero-width characters spelled out, so it cannot break
+the table, open HTML or a comment, mention a user, link an issue, or hide text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlgitops.core.diff import Change, MetricDelta, ParamChange, count_changes
+from mlgitops.core.metrics import MetricValue, json_safe, metric_value
+
+REPORT_FORMAT_VERSION = 1
+MAX_CELL_CHARS = 120
+MAX_CHARTS_PER_MODEL = 3
+
+MARKS = {
+    Change.BETTER: "🟢 better",
+    Change.WORSE: "🔴 worse",
+    Change.UNCHANGED: "⚪ unchanged",
+    Change.CHANGED: "🔵 changed",
+    Change.ADDED: "🆕 added",
+    Change.REMOVED: "🗑️ removed",
+    Change.INVALID: "⚠️ invalid",
+}
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A side of the comparison. `kind`: merge-base, promoted, ref, workspace or none."""
+
+    label: str
+    sha: str | None = None
+    kind: str = "ref"
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """Metrics of one promoted version (label `v1.2.0`) or of the head (label `head`)."""
+
+    label: str
+    metrics: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """One model's metrics compared, against the base the comparison actually used."""
+
+    name: str
+    base: Revision
+    deltas: tuple[MetricDelta, ...]
+    metrics_file: str | None = None
+    history: tuple[HistoryPoint, ...] = ()
+    note: str | None = None  # markdown; repository data in it must go through `code()`
+
+
+@dataclass(frozen=True)
+class Report:
+    head: Revision
+    base: Revision
+    models: tuple[ModelReport, ...]
+    params: tuple[ParamChange, ...] = ()
+    params_base: Revision | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)  # markdown, like ModelReport.note
+
+
+# ----------------------------------------------------------------------------- escaping
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def visible(text: str) -> str:
+    """Spell out characters that are invisible or reorder text (controls, bidi, zero-width).
+
+    `a\u202eb` becomes `a\\u202eb`: the reader sees that the character is there.
+    """
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}:
+            code = ord(char)
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def code(text: Any, *, limit: int = MAX_CELL_CHARS) -> str:
+    """`text` as an inline code span that is safe inside a GFM table cell.
+
+    Inside a code span nothing is markup: no HTML, no comment, no @mention, no #ref, no
+    link. Pipes still split table cells in GFM, so they are escaped (`\\|` renders `|`).
+    """
+    shown = visible(str(text))
+    if not shown:
+        return "*(empty)*"
+    if len(shown) > limit:
+        shown = shown[:limit] + f"…(+{len(shown) - limit} chars)"
+    shown = shown.replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", shown)), default=0)
+    fence = "`" * (longest + 1)
+    if shown.startswith(("`", " ")) or shown.endswith(("`", " ")):
+        shown = f" {shown} "
+    return f"{fence}{shown}{fence}"
+
+
+def format_number(value: float) -> str:
+    """Short, exact enough for review: 0.956140 → 0.9561, 52.3049 → 52.3049, 1e-07 → 1e-07."""
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude < 1e-3 or magnitude >= 1e6:
+        return f"{value:.3e}"
+    return f"{value:.4f}".rstrip("0").rstrip(".") if magnitude < 1000 else f"{value:.2f}"
+
+
+def _value_cell(value: MetricValue | None) -> str:
+    if value is None:
+        return "—"
+    if value.number is not None and not isinstance(value.raw, bool):
+        if isinstance(value.raw, int):
+            return str(value.raw)
+        return format_number(value.number)
+    return code(_raw_text(value.raw))
+
+
+def _raw_text(raw: Any) -> str:
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if raw is None:
+        return "null"
+    if isinstance(raw, float):
+        return "NaN" if math.isnan(raw) else ("Infinity" if raw > 0 else "-Infinity")
+    return str(raw)
+
+
+def _delta_cells(delta: MetricDelta) -> tuple[str, str]:
+    if delta.absolute is None:
+        return "", ""
+    absolute = "0" if delta.absolute == 0 else f"{'+' if delta.absolute > 0 else ''}"
+    if delta.absolute != 0:
+        absolute += format_number(delta.absolute)
+    relative = "" if delta.relative is None else f"{delta.relative * 100:+.2f} %"
+    return absolute, relative
+
+
+def _mark(delta: MetricDelta) -> str:
+    mark = MARKS[delta.change]
+    if delta.change is Change.INVALID:
+        problems = [v.problem for v in (delta.base, delta.head) if v and v.problem]
+        mark += f" ({'; '.join(dict.fromkeys(p for p in problems if p))})"
+    elif delta.change is Change.CHANGED:
+        mark += " (no direction in policy)"
+    if delta.higher_is_better is not None and delta.change not in {Change.INVALID}:
+        mark += " ↑" if delta.higher_is_better else " ↓"
+    return mark
+
+
+# ----------------------------------------------------------------------------- verdict
+def all_deltas(report: Report) -> list[MetricDelta]:
+    return [delta for model in report.models for delta in model.deltas]
+
+
+def verdict(report: Report) -> str:
+    """One line: how many metrics moved which way, worst news first."""
+    counts = count_changes(all_deltas(report))
+    if not report.models:
+        return "⚠️ No metrics found: nothing to compare."
+    if all(model.base.kind == "none" for model in report.models):
+        return "📝 No base to compare with: head values only."
+    order = [
+        (Change.WORSE, "worse"),
+        (Change.INVALID, "invalid"),
+        (Change.BETTER, "better"),
+        (Change.CHANGED, "changed"),
+        (Change.UNCHANGED, "unchanged"),
+        (Change.ADDED, "added"),
+        (Change.REMOVED, "removed"),
+    ]
+    parts = [f"{counts[c.value]} {label}" for c, label in order if counts[c.value]]
+    if counts[Change.WORSE.value]:
+        lead = "🔴"
+    elif counts[Change.INVALID.value]:
+        lead = "⚠️"
+    elif counts[Change.BETTER.value]:
+        lead = "🟢"
+    else:
+        lead = "⚪"
+    noun = "metric" if sum(counts.values()) == 1 else "metrics"
+    return f"{lead} {', '.join(parts)} ({noun} vs base)."
+
+
+# ----------------------------------------------------------------------------- chart
+_CHART_TEXT = re.compile(r"[^A-Za-z0-9 ._@+-]")
+
+
+def _chart_text(text: str) -> str:
+    return _CHART_TEXT.sub("_", text)[:40]
+
+
+def mermaid_chart(metric: str, points: Sequence[tuple[str, float]]) -> str:
+    """A Mermaid `xychart-beta` line chart; GitHub renders it with no image hosting."""
+    values = [value for _, value in points]
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.1 or abs(high) * 0.01 or 1.0
+    labels = ", ".join(f'"{_chart_text(label)}"' for label, _ in points)
+    name = _chart_text(metric)
+    return "\n".join(
+        [
+            "```mermaid",
+            "xychart-beta",
+            f'    title "{name}"',
+            f"    x-axis [{labels}]",
+            f'    y-axis "{name}" {low - pad:.6g} --> {high + pad:.6g}',
+            f"    line [{', '.join(f'{v:.6g}' for v in values)}]",
+            "```",
+        ]
+    )
+
+
+def _history_charts(model: ModelReport) -> list[str]:
+    if len(model.history) < 2:
+        return []
+    charts = []
+    names = [d.name for d in model.deltas if d.head is not None and d.head.valid]
+    for name in names[:MAX_CHARTS_PER_MODEL]:
+        points = []
+        for point in model.history:
+            value = metric_value(point.metrics.get(name))
+            if value.number is not None:
+                points.append((point.label, value.number))
+        if len(points) >= 2:
+            charts.append(mermaid_chart(name, points))
+    return charts
+
+
+# ----------------------------------------------------------------------------- markdown
+def _revision_text(revision: Revision) -> str:
+    if revision.kind == "none":
+        return "nothing (no base)"
+    text = code(revision.label)
+    if revision.sha and revision.sha != revision.label:
+        text += f" ({code(revision.sha[:12])})"
+    return text
+
+
+def _model_section(model: ModelReport) -> list[str]:
+    lines = [f"### {code(model.name)}", ""]
+    where = f"Base: {_revision_text(model.base)}"
+    if model.metrics_file:
+        where = f"Metrics file {code(model.metrics_file)} · " + where
+    lines += [where, ""]
+    if model.note:
+        lines += [f"> 📝 {model.note}", ""]
+    if not model.deltas:
+        lines += ["No metrics.", ""]
+        return lines
+    lines += [
+        "| Metric | Base | Head | Δ | Δ % | |",
+        "|---|--:|--:|--:|--:|---|",
+    ]
+    for delta in model.deltas:
+        absolute, relative = _delta_cells(delta)
+        cells = [
+            code(delta.name),
+            _value_cell(delta.base),
+            _value_cell(delta.head),
+            absolute,
+            relative,
+            _mark(delta),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    charts = _history_charts(model)
+    if charts:
+        versions = ", ".join(code(p.label) for p in model.history)
+        lines += [
+            "<details><summary>Metric history of the last promoted versions</summary>",
+            "",
+            f"Versions: {versions}",
+            "",
+        ]
+        for chart in charts:
+            lines += [chart, ""]
+        lines += ["</details>", ""]
+    return lines
+
+
+def _param_value(value: Any) -> str:
+    return "—" if value is None else code(_raw_text(value) if not isinstance(value, str) else value)
+
+
+def render_report(report: Report, *, title: str = "Model metrics") -> str:
+    """The report as GitHub-flavoured markdown (for the sticky comment and job summary)."""
+    lines = [
+        f"## 📊 {title}",
+        "",
+        f"Head {_revision_text(report.head)} vs base {_revision_text(report.base)}",
+        "",
+        f"**Verdict:** {verdict(report)}",
+        "",
+    ]
+    for note in report.notes:
+        lines += [f"> 📝 {note}", ""]
+    for model in report.models:
+        lines += _model_section(model)
+    if report.params:
+        base = f" vs {_revision_text(report.params_base)}" if report.params_base else ""
+        lines += [
+            f"### Params changed{base}",
+            "",
+            "| Param | Base | Head | |",
+            "|---|---|---|---|",
+        ]
+        for change in report.params:
+            cells = [code(change.name), _param_value(change.base), _param_value(change.head)]
+            lines.append("| " + " | ".join([*cells, change.kind]) + " |")
+        lines.append("")
+    else:
+        lines += ["No params changed.", ""]
+    lines.append("<sub>Metrics and params read with DVC by `mlgitops report`.</sub>")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- JSON
+def _value_json(value: MetricValue | None) -> Any:
+    if value is None:
+        return None
+    return {"raw": json_safe(value.raw), "valid": value.valid, "problem": value.problem}
+
+
+def _revision_json(revision: Revision | None) -> Any:
+    if revision is None:
+        return None
+    return {"label": revision.label, "sha": revision.sha, "kind": revision.kind}
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The same data as the markdown, machine-readable (strict JSON: no NaN)."""
+    return {
+        "format_version": REPORT_FORMAT_VERSION,
+        "head": _revision_json(report.head),
+        "base": _revision_json(report.base),
+        "verdict": verdict(report),
+        "counts": count_changes(all_deltas(report)),
+        "notes": list(report.notes),
+        "models": [
+            {
+                "name": model.name,
+                "metrics_file": model.metrics_file,
+                "base": _revision_json(model.base),
+                "note": model.note,
+                "metrics": [
+                    {
+                        "name": delta.name,
+                        "base": _value_json(delta.base),
+                        "head": _value_json(delta.head),
+                        "absolute": delta.absolute,
+                        "relative": delta.relative,
+                        "change": delta.change.value,
+                        "higher_is_better": delta.higher_is_better,
+                    }
+                    for delta in model.deltas
+                ],
+                "history": [
+                    {"label": point.label, "metrics": json_safe(dict(point.metrics))}
+                    for point in model.history
+                ],
+            }
+            for model in report.models
+        ],
+        "params_base": _revision_json(report.params_base),
+        "params": [
+            {
+                "name": change.name,
+                "base": json_safe(change.base),
+                "head": json_safe(change.head),
+                "change": change.kind,
+            }
+            for change in report.params
+        ],
+    }
