@@ -43,7 +43,7 @@ from mlgitops.core.drift_report import (
     render_markdown,
 )
 from mlgitops.errors import InputError, Location, ToolError
-from mlgitops.proc import git
+from mlgitops.proc import git, run
 
 DEFAULT_POLICY_PATH = "governance/policy.yaml"
 DEFAULT_DATA_PATH = "data/raw/data.csv"
@@ -216,7 +216,7 @@ def _decode(data: bytes, name: str) -> str:
         raise InputError(f"not UTF-8 text (byte {error.start})", location=Location(name)) from None
 
 
-def read_dvc_bytes(repo: Path, path: str, rev: str | None) -> bytes:
+def read_dvc_bytes(repo: Path, path: str, rev: str | None, *, rev_name: str | None = None) -> bytes:
     """A file of the repository at `rev` (None: the work tree), through DVC's API.
 
     DVC serves git-tracked files too; DVC-tracked ones come from the cache or the remote.
@@ -224,10 +224,18 @@ def read_dvc_bytes(repo: Path, path: str, rev: str | None) -> bytes:
     import dvc.api
     from dvc.exceptions import DvcException, PathMissingError
 
-    where = f"{path} at {rev[:12]}" if rev else path
+    where = f"{path} at {rev_name or rev[:12]}" if rev else path
     try:
         data = dvc.api.read(path, repo=str(repo), rev=rev, mode="rb")
     except (PathMissingError, FileNotFoundError):
+        if _tracked_by_dvc(repo, path, rev):
+            # DVC reports data it cannot download as a missing path: say what it is.
+            raise ToolError(
+                f"DVC-tracked '{path}' at {rev_name or rev or 'the work tree'} is in neither "
+                "the DVC cache nor the remote",
+                hint="push the data of every promoted version ('dvc push --all-tags'), and "
+                "check the remote settings and credentials of this checkout",
+            ) from None
         raise InputError(
             f"'{path}' does not exist in the repository"
             + (f" at revision {rev[:12]}" if rev else ""),
@@ -243,10 +251,17 @@ def read_dvc_bytes(repo: Path, path: str, rev: str | None) -> bytes:
     return data
 
 
-def read_reference(repo: Path, rev: str, path: str) -> pd.DataFrame:
+def _tracked_by_dvc(repo: Path, path: str, rev: str | None) -> bool:
+    """Whether `path.dvc` exists at `rev` (None: in the work tree)."""
+    if rev is None:
+        return (repo / f"{path}.dvc").is_file()
+    return run(["git", "cat-file", "-e", f"{rev}:{path}.dvc"], repo, check=False).returncode == 0
+
+
+def read_reference(repo: Path, rev: str, path: str, rev_name: str | None = None) -> pd.DataFrame:
     """The reference CSV: `path` as committed at `rev`."""
-    name = f"{path}@{rev[:12]}"
-    return _parse_csv(_decode(read_dvc_bytes(repo, path, rev), name), name)
+    name = f"{path}@{rev_name or rev[:12]}"
+    return _parse_csv(_decode(read_dvc_bytes(repo, path, rev, rev_name=rev_name), name), name)
 
 
 def read_current(repo: Path, current: str, cwd: Path) -> pd.DataFrame:
@@ -301,7 +316,7 @@ def run_drift(
 ) -> DriftRun:
     """Load both tables and judge them; no GitHub calls here."""
     sha = resolve_revision(repo, reference)
-    reference_frame = read_reference(repo, sha, reference_path)
+    reference_frame = read_reference(repo, sha, reference_path, rev_name=reference)
     current_frame = read_current(repo, current, cwd or repo)
     model = model or model_from_reference(reference)
     report = compute_drift(
