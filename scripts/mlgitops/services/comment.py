@@ -1,0 +1,94 @@
+"""One sticky comment per pull request and key: found by the bot's login AND a hidden marker.
+
+A typical update costs three API calls when the comment is on the first page of 100:
+GET /user, GET the first page of comments, PATCH the comment (two when nothing changed).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mlgitops.errors import UsageError
+from mlgitops.github.client import Comment, GitHubHost
+
+COMMENT_LIMIT = 65_536  # GitHub's maximum comment body, in characters
+DEFAULT_KEY = "report"
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class StickyResult:
+    comment: Comment
+    action: str  # created, updated or unchanged
+    truncated: bool
+
+
+def check_key(key: str) -> str:
+    """A key names the comment in its marker: letters, digits, `.`, `_`, `-` (max 64)."""
+    if not _KEY.match(key):
+        raise UsageError(
+            f"invalid comment key {key!r}",
+            hint="use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return key
+
+
+def marker(key: str) -> str:
+    """The hidden first line that identifies the comment of `key`."""
+    return f"<!-- mlgitops:sticky:{check_key(key)} -->"
+
+
+def compose(body: str, key: str, *, summary_url: str | None = None) -> tuple[str, bool]:
+    """The comment text: marker line + body, cut to GitHub's limit with a pointer if needed.
+
+    The marker comes first, so truncation can never remove it.
+    """
+    head = marker(key) + "\n"
+    full = head + body
+    if len(full) <= COMMENT_LIMIT:
+        return full, False
+    where = f"the [job summary]({summary_url})" if summary_url else "the job summary"
+    notice = (
+        f"\n\n---\n✂️ **Truncated**: this report has {len(body):,} characters, more than a "
+        f"comment can hold ({COMMENT_LIMIT:,}). The full report is in {where}.\n"
+    )
+    room = COMMENT_LIMIT - len(head) - len(notice)
+    cut = body[:room]
+    newline = cut.rfind("\n")
+    if newline > room // 2:
+        cut = cut[:newline]  # end on a whole line: no half table row or code span
+    # An unclosed fence or <details> would swallow the notice.
+    if cut.count("```") % 2:
+        cut += "\n```"
+    if cut.count("<details>") > cut.count("</details>"):
+        cut += "\n</details>"
+    return head + cut + notice, True
+
+
+def find_sticky(host: GitHubHost, number: int, key: str) -> Comment | None:
+    """The bot's own comment carrying the marker of `key` (oldest first), else None."""
+    login = host.authenticated_login()
+    tag = marker(key)
+    for comment in host.iter_issue_comments(number):
+        if comment.author_login == login and tag in comment.body:
+            return comment
+    return None
+
+
+def upsert_sticky_comment(
+    host: GitHubHost,
+    number: int,
+    body: str,
+    *,
+    key: str = DEFAULT_KEY,
+    summary_url: str | None = None,
+) -> StickyResult:
+    """Edit the bot's comment of `key` on PR/issue `number` in place; create it if none."""
+    text, truncated = compose(body, key, summary_url=summary_url)
+    existing = find_sticky(host, number, key)
+    if existing is None:
+        return StickyResult(host.create_issue_comment(number, text), "created", truncated)
+    if existing.body.replace("\r\n", "\n") == text:
+        return StickyResult(existing, "unchanged", truncated)
+    return StickyResult(host.edit_issue_comment(existing.id, text), "updated", truncated)
