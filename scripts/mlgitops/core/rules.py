@@ -908,6 +908,7 @@ _INVISIBLE = dict.fromkeys(
     [*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF, 0x00AD]
 )
 _STATUS_MARK = {Status.PASS: "✅", Status.FAIL: "❌", Status.SKIP: "⚪"}
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _RISKY_TOKEN = re.compile(r"\S*(?:@|#\d|://)\S*")
 
 
@@ -920,7 +921,7 @@ def md_text(text: str) -> str:
     """
     text = text.translate(_INVISIBLE)
     text = " ".join(text.split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _TAG_START.sub("&lt;", text.replace("&", "&amp;"))
 
     def code(match: re.Match[str]) -> str:
         return "`" + match.group(0).replace("`", "'") + "`"
