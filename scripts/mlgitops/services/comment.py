@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlgitops.errors import UsageError
-from mlgitops.github.client import Comment, GitHubHost
+
+if TYPE_CHECKING:  # PyGithub loads only when a command talks to GitHub
+    from mlgitops.github.client import Comment, GitHubHost
 
 COMMENT_LIMIT = 65_536  # GitHub's maximum comment body, in characters
 DEFAULT_KEY = "report"
