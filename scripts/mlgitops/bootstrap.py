@@ -158,15 +158,13 @@ def _ensure_data_tracked(repo: Path, meta: dict[str, str], result: InitResult) -
             result.actions.append(f"dvc pull {DATA}")
         else:
             raise InputError("missing: the data to train on", location=Location(str(repo / DATA)))
-    status = proc.run(["dvc", "status", "--json", str(DATA_DVC)], repo, check=False)
-    if (
-        not (repo / DATA_DVC).is_file()
-        or status.returncode != 0
-        or status.stdout.strip() not in ("{}", "")
-    ):
+    meta_written = _write_meta(repo / DATA_DVC, meta)
+    if meta_written or not _data_unchanged(repo):
+        # `dvc add` keeps `meta:` and rewrites the file in DVC's own layout.
         proc.dvc("add", "-q", str(DATA), cwd=repo)
-        result.actions.append(f"dvc add {DATA}")
-    _write_meta(repo / DATA_DVC, meta, result)
+        result.actions.append(
+            f"dvc add {DATA} (meta: {', '.join(f'{k}={v}' for k, v in meta.items())})"
+        )
 
 
 def _data_unchanged(repo: Path) -> bool:
@@ -183,18 +181,22 @@ def _data_unchanged(repo: Path) -> bool:
     return bool(digest.hexdigest() == recorded)
 
 
-def _write_meta(dvc_file: Path, meta: dict[str, str], result: InitResult) -> None:
-    """Keep the data license and source in the .dvc file (`dvc add` preserves `meta:`)."""
-    content = yaml.safe_load(dvc_file.read_text(encoding="utf-8")) or {}
+def _write_meta(dvc_file: Path, meta: dict[str, str]) -> bool:
+    """Put the data license and source in the .dvc file's `meta:`; False if already there."""
+    if dvc_file.is_file():
+        try:
+            content = yaml.safe_load(dvc_file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise InputError(f"invalid YAML: {error}", location=Location(str(dvc_file))) from error
+    else:
+        content = {"outs": [{"path": DATA.name}]}
     current = content.get("meta") or {}
     wanted = {**current, **meta}
-    if current == wanted:
-        return
+    if dvc_file.is_file() and current == wanted:
+        return False
     content["meta"] = wanted
-    dvc_file.write_text(
-        yaml.safe_dump(content, sort_keys=False, allow_unicode=True), encoding="utf-8"
-    )
-    result.actions.append(f"meta {meta} in {DATA_DVC}")
+    dvc_file.write_text(yaml.safe_dump(content, sort_keys=False, allow_unicode=True), "utf-8")
+    return True
 
 
 def _ensure_remote(repo: Path, settings: RepoSettings, url: str, result: InitResult) -> None:
