@@ -21,12 +21,15 @@ from helpers.baking import bake, write_small_csv
 # Add new template files here (one literal set, sorted).
 EXPECTED_FILES = {
     ".dvcignore",
+    ".github/CODEOWNERS",
     ".gitignore",
     "LICENSE",
     "README.md",
     "data/dataset.yaml",
     "data/raw/data.csv",
     "dvc.yaml",
+    "governance/README.md",
+    "governance/policy.yaml",
     "params.yaml",
     "pyproject.toml",
     "requirements.txt",

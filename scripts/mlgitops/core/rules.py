@@ -29,7 +29,9 @@ from mlgitops.policy import MetricRule, Policy
 # the last digits; a card value counts as equal within this tolerance.
 CARD_METRIC_REL_TOL = 1e-9
 CARD_METRIC_ABS_TOL = 1e-9
-DATASET_FILES_ALLOWED_IN_GIT = (".gitignore", ".gitkeep", "README.md")
+# Under dataset_paths, git may keep DVC pointers and small metadata, nothing else.
+DATASET_NAMES_ALLOWED_IN_GIT = (".gitignore", ".gitkeep", ".dvcignore")
+DATASET_SUFFIXES_ALLOWED_IN_GIT = (".dvc", ".md", ".yaml", ".yml")
 
 Number = float | int
 Value = float | int | str | bool | None
@@ -389,7 +391,8 @@ def _fairness_rules(policy: Policy, facts: FairnessFacts | None) -> list[RuleRes
     ok = gap <= config.max_gap
     detail = (
         f"gap {fmt(gap)} {'<=' if ok else '>'} max_gap {fmt(config.max_gap)} "
-        f"({best} {fmt(compared[best])}, {worst} {fmt(compared[worst])}; {len(compared)} groups)"
+        f"(best '{best}' {fmt(compared[best])}, worst '{worst}' {fmt(compared[worst])};"
+        f" {len(compared)} groups)"
     )
     if ignored:
         detail += f"; not compared (below min_group_size): {', '.join(ignored)}"
@@ -601,8 +604,8 @@ def _data_rules(policy: Policy, facts: DataFacts | None) -> list[RuleResult]:
         f.path
         for f in facts.git_files
         if any(under(f.path, prefix) for prefix in config.dataset_paths)
-        and not f.path.endswith(".dvc")
-        and f.path.rsplit("/", 1)[-1] not in DATASET_FILES_ALLOWED_IN_GIT
+        and not f.path.endswith(DATASET_SUFFIXES_ALLOWED_IN_GIT)
+        and f.path.rsplit("/", 1)[-1] not in DATASET_NAMES_ALLOWED_IN_GIT
     ]
     paths = ", ".join(config.dataset_paths)
     if in_git:
