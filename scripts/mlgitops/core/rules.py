@@ -30,6 +30,9 @@ from mlgitops.policy import MetricRule, Policy
 CARD_METRIC_REL_TOL = 1e-9
 CARD_METRIC_ABS_TOL = 1e-9
 # Under dataset_paths, git may keep DVC pointers and small metadata, nothing else.
+# Thresholds compare with this tolerance: 0.9 - 0.8 is 0.09999999999999998, and a value
+# exactly at a limit written in the policy must pass whichever way float rounding goes.
+LIMIT_REL_TOL = 1e-9
 DATASET_NAMES_ALLOWED_IN_GIT = (".gitignore", ".gitkeep", ".dvcignore")
 DATASET_SUFFIXES_ALLOWED_IN_GIT = (".dvc", ".md", ".yaml", ".yml")
 
@@ -170,6 +173,11 @@ def fmt(value: Any) -> str:
     return text if text not in {"0", "-0"} else f"{value:.3g}"
 
 
+def within(value: float, limit: float) -> bool:
+    """value <= limit, where a value equal to the limit up to float noise counts as within."""
+    return value <= limit or math.isclose(value, limit, rel_tol=LIMIT_REL_TOL, abs_tol=1e-12)
+
+
 def _pct(fraction: float) -> str:
     return f"{fraction * 100:.2f}%"
 
@@ -225,7 +233,7 @@ def _threshold_results(policy: Policy, rule: MetricRule, value: float) -> list[R
     results = []
     name = rule.name
     if rule.min is not None:
-        ok = value >= rule.min
+        ok = within(rule.min, value)
         detail = f"{name} {fmt(value)} {'>=' if ok else '<'} min {fmt(rule.min)}"
         results.append(
             RuleResult(
@@ -238,7 +246,7 @@ def _threshold_results(policy: Policy, rule: MetricRule, value: float) -> list[R
             )
         )
     if rule.max is not None:
-        ok = value <= rule.max
+        ok = within(value, rule.max)
         detail = f"{name} {fmt(value)} {'<=' if ok else '>'} max {fmt(rule.max)}"
         results.append(
             RuleResult(
@@ -293,7 +301,7 @@ def _regression_result(
         "kind": limit.kind,
     }
     if limit.kind == "absolute":
-        ok = worse_by <= limit.amount
+        ok = within(worse_by, limit.amount)
         allowed = fmt(limit.amount)
         amount = fmt(max(worse_by, 0.0))
     else:
@@ -302,7 +310,7 @@ def _regression_result(
         else:
             relative = worse_by / abs(base_value)
         numbers["worse_by_relative"] = relative if math.isfinite(relative) else None
-        ok = relative <= limit.amount
+        ok = within(relative, limit.amount)
         allowed = _pct(limit.amount)
         amount = _pct(max(relative, 0.0)) if math.isfinite(relative) else "∞ (base is 0)"
     direction = "higher is better" if rule.higher_is_better else "lower is better"
@@ -388,7 +396,7 @@ def _fairness_rules(policy: Policy, facts: FairnessFacts | None) -> list[RuleRes
     best = max(compared, key=lambda g: compared[g])
     worst = min(compared, key=lambda g: compared[g])
     gap = compared[best] - compared[worst]
-    ok = gap <= config.max_gap
+    ok = within(gap, config.max_gap)
     detail = (
         f"gap {fmt(gap)} {'<=' if ok else '>'} max_gap {fmt(config.max_gap)} "
         f"(best '{best}' {fmt(compared[best])}, worst '{worst}' {fmt(compared[worst])};"
