@@ -1,0 +1,190 @@
+"""Build the PR report: which base, which metrics, which params, which history.
+
+The base of each model is the merge-base of the head with the target branch. When the
+merge-base has no metrics for a model (first PR, new model, renamed metrics file), the
+last promoted version tag `<model>@vX.Y.Z` is the base instead, and the report says
+so; when there is none either, the head values are shown alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlgitops.core.diff import Directions, diff_metrics, diff_params
+from mlgitops.core.render import HistoryPoint, ModelReport, Report, Revision, code
+from mlgitops.errors import InputError
+from mlgitops.repo import Artifact, Repo
+
+DEFAULT_POLICY = Path("governance/policy.yaml")
+DEFAULT_HISTORY = 8
+DEFAULT_TARGETS = ("main", "master")
+NO_BASE = Revision("none", None, "none")
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    base: str | None = None  # target branch (or any ref); merge-base with head is used
+    head: str | None = None  # None: the working tree (after `dvc repro`)
+    policy: Path | None = None  # default governance/policy.yaml when present
+    history: int = DEFAULT_HISTORY
+
+
+@dataclass(frozen=True)
+class _Model:
+    name: str
+    metrics_file: str | None
+
+
+def _models(repo: Repo, rev: str | None) -> list[_Model]:
+    artifacts = [a for a in repo.artifacts(rev) if a.metrics]
+    if artifacts:
+        return [_Model(a.name, a.metrics) for a in artifacts]
+    return [_Model("metrics", None)]  # no registry entry: every DVC metric of the repo
+
+
+def _metrics_file_at(repo: Repo, rev: str, model: _Model) -> str | None:
+    """The model's metrics file as declared at `rev` (it may have been renamed since)."""
+    declared: dict[str, Artifact] = {a.name: a for a in repo.artifacts(rev)}
+    artifact = declared.get(model.name)
+    if artifact is not None and artifact.metrics:
+        return artifact.metrics
+    return model.metrics_file
+
+
+def _metrics(repo: Repo, rev: str | None, metrics_file: str | None) -> dict[str, Any] | None:
+    return repo.metrics(rev, (metrics_file,) if metrics_file else ())
+
+
+def _directions(repo: Repo, policy: Path | None) -> tuple[Directions, str | None]:
+    """higher_is_better lookup from the policy, and a note when it cannot be used."""
+    path = policy if policy is not None else repo.root / DEFAULT_POLICY
+    if not path.is_absolute():
+        path = repo.root / path
+    if not path.exists():
+        if policy is not None:
+            raise InputError(f"policy file {policy} not found")
+        return None, None
+    from mlgitops.policy import load_policy
+
+    try:
+        loaded = load_policy(path)
+    except InputError as error:
+        return None, (
+            f"The policy could not be read, so changes have no direction: {code(str(error))}"
+        )
+    lookup: Callable[[str], bool | None] = loaded.metric_direction
+    return lookup, None
+
+
+def _target(request: ReportRequest, repo: Repo) -> tuple[str, str] | None:
+    """(name, commit) of the branch the PR targets."""
+    if request.base:
+        return repo.resolve(request.base)
+    env_base = os.environ.get("GITHUB_BASE_REF")  # set on pull_request events
+    for candidate in ([env_base] if env_base else []) + list(DEFAULT_TARGETS):
+        try:
+            return repo.resolve(candidate)
+        except InputError:
+            continue
+    return None
+
+
+def build_report(repo: Repo, request: ReportRequest) -> Report:
+    """Compare head with its base for every model of the repository."""
+    notes: list[str] = []
+    if repo.ensure_history():
+        notes.append("The clone was shallow; its history and tags were fetched.")
+    directions, policy_note = _directions(repo, request.policy)
+    if policy_note:
+        notes.append(policy_note)
+
+    if request.head:
+        head_name, head_sha = repo.resolve(request.head)
+        head = Revision(head_name, head_sha, "ref")
+        head_rev: str | None = head_sha
+        head_commit: str | None = head_sha
+    else:
+        head_commit = repo.head_commit()
+        label = "working tree" + (
+            " (uncommitted changes)" if head_commit and repo.is_dirty() else ""
+        )
+        head = Revision(label, head_commit, "workspace")
+        head_rev = None
+
+    target = _target(request, repo)
+    merge_base = None
+    if target is not None and head_commit is not None:
+        merge_base = repo.merge_base(target[1], head_commit)
+        if merge_base is None:
+            raise InputError(
+                f"'{target[0]}' and the head share no history: no merge-base to compare with"
+            )
+    base = Revision(target[0], merge_base, "merge-base") if target and merge_base else NO_BASE
+    if target is None:
+        notes.append(
+            "No target branch found (pass `--base`); comparing with the last promoted versions."
+        )
+
+    models: list[ModelReport] = []
+    fallback_rev: Revision | None = None
+    for model in _models(repo, head_rev):
+        head_metrics = _metrics(repo, head_rev, model.metrics_file)
+        versions = repo.promoted_versions(model.name) if model.name != "metrics" else []
+        model_base, base_metrics, note = base, None, None
+        if merge_base is not None:
+            base_metrics = _metrics(repo, merge_base, _metrics_file_at(repo, merge_base, model))
+        if base_metrics is None:
+            model_base, note = (
+                NO_BASE,
+                "No metrics at the merge-base and no promoted version yet: head values only.",
+            )
+            if merge_base is None:
+                note = "No base revision and no promoted version yet: head values only."
+            for version in reversed(versions):
+                found = _metrics(repo, version.sha, _metrics_file_at(repo, version.sha, model))
+                if found is not None:
+                    model_base = Revision(version.tag, version.sha, "promoted")
+                    base_metrics = found
+                    where = code(base.label) if merge_base else "The base"
+                    note = (
+                        f"{where} has no metrics for this model; compared with the last "
+                        f"promoted version {code(version.tag)}."
+                    )
+                    fallback_rev = fallback_rev or model_base
+                    break
+        if head_metrics is None:
+            note = (note + " " if note else "") + (
+                "The head has no metrics for this model: run `dvc repro` first."
+            )
+        history = []
+        for version in versions[-request.history :] if request.history > 0 else []:
+            found = _metrics(repo, version.sha, _metrics_file_at(repo, version.sha, model))
+            if found is not None:
+                history.append(HistoryPoint(version.version, found))
+        if history and head_metrics is not None:
+            history.append(HistoryPoint("head", head_metrics))
+        models.append(
+            ModelReport(
+                name=model.name,
+                base=model_base,
+                deltas=tuple(diff_metrics(base_metrics, head_metrics or {}, directions)),
+                metrics_file=model.metrics_file,
+                history=tuple(history),
+                note=note,
+            )
+        )
+
+    head_params = repo.params(head_rev) or {}
+    params_base: Revision | None = None
+    base_params = repo.params(merge_base) if merge_base else None
+    if base_params is not None:
+        params_base = base
+    elif fallback_rev is not None and fallback_rev.sha:
+        base_params = repo.params(fallback_rev.sha)
+        params_base = fallback_rev if base_params is not None else None
+    params = tuple(diff_params(base_params, head_params)) if params_base else ()
+    return Report(head, base, tuple(models), params, params_base, tuple(notes))
