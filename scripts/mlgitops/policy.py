@@ -74,6 +74,8 @@ for _tag, _pattern, _first in (
 
 
 class _Constructor(SafeConstructor):
+    line_offset = 0  # added to line numbers quoted inside messages
+
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
@@ -89,7 +91,7 @@ class _Constructor(SafeConstructor):
                     f"duplicate key '{key}' (first defined on line {first})",
                     key_node.start_mark.line + 1,
                 )
-            seen[key] = key_node.start_mark.line + 1
+            seen[key] = key_node.start_mark.line + 1 + self.line_offset
         return super().construct_mapping(node, deep=deep)
 
     def construct_strict_int(self, node: ScalarNode) -> int:
@@ -240,6 +242,7 @@ def parse_yaml(text: str, *, file: str, line_offset: int = 0) -> YamlDocument:
     Raises InputError naming `file`, the line and the key.
     """
     loader = _Loader(text)
+    loader.line_offset = line_offset
     lines: dict[PathKey, int] = {}
     try:
         node = loader.get_single_node()
