@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -218,3 +220,15 @@ def test_json_form_is_strict_json() -> None:
     assert json.loads(text)["drifted_columns"] == ["x", "c"]
     assert data["policy"]["psi_max"] is None
     assert data["columns"][1]["new_categories"] == ["b"]
+
+
+def test_the_drift_command_module_keeps_pandas_and_scipy_out_of_cli_start_up() -> None:
+    code = (
+        "import sys, argparse, mlgitops.commands.drift as d\n"
+        "d.register(argparse.ArgumentParser().add_subparsers())\n"
+        "print(sorted(m for m in ('pandas', 'scipy', 'dvc') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

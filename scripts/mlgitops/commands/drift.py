@@ -10,11 +10,12 @@ import argparse
 import json
 from pathlib import Path
 
-from mlgitops.core.drift import report_to_dict
-from mlgitops.core.drift_report import render_markdown
 from mlgitops.errors import EXIT_GATE_FAILED, EXIT_OK, UsageError
 from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
-from mlgitops.services import drift as service
+
+# pandas and scipy are imported by `run` only: every other command starts without them.
+DEFAULT_DATA_PATH = "data/raw/data.csv"
+DEFAULT_POLICY_PATH = "governance/policy.yaml"
 
 DESCRIPTION = """\
 Per-column drift between the reference data of a promoted version (the DVC-tracked
@@ -52,15 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--reference-path",
-        default=service.DEFAULT_DATA_PATH,
+        default=DEFAULT_DATA_PATH,
         metavar="PATH",
         help=f"data file inside the repository at the reference (default: "
-        f"{service.DEFAULT_DATA_PATH})",
+        f"{DEFAULT_DATA_PATH})",
     )
     parser.add_argument(
         "--policy",
         metavar="FILE",
-        help=f"policy file (default: {service.DEFAULT_POLICY_PATH}, if it exists)",
+        help=f"policy file (default: {DEFAULT_POLICY_PATH}, if it exists)",
     )
     parser.add_argument("--format", choices=("md", "json"), default="md")
     parser.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
@@ -80,6 +81,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compute drift, print or write the report, and open/update the issue if asked."""
+    from mlgitops.core.drift import report_to_dict
+    from mlgitops.core.drift_report import render_markdown
+    from mlgitops.services import drift as service
+
     settings = ActionsSettings.from_environ()
     if args.open_issue and (not settings.token or not settings.repository):
         raise UsageError(
@@ -91,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if args.policy:
         policy = service.load_drift_policy(Path(args.policy), required=True)
     else:
-        policy = service.load_drift_policy(repo / service.DEFAULT_POLICY_PATH)
+        policy = service.load_drift_policy(repo / DEFAULT_POLICY_PATH)
     outcome = service.run_drift(
         repo,
         args.reference,

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from mlgitops.errors import InputError
@@ -92,17 +93,15 @@ class DriftReport:
         return bool(self.drifted_columns) or bool(self.missing_columns)
 
 
-def population_stability_index(
-    reference: Iterable[float], current: Iterable[float], bins: int = 10
-) -> float:
+def population_stability_index(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> float:
     """PSI of `current` against `reference`, with quantile bins of the reference.
 
     A reference with at most `bins` distinct values gets one bin per value, so
     constant and binary columns still detect a shift. PSI = sum((c - r) * ln(c / r))
     over bins of proportions r (reference) and c (current).
     """
-    ref = np.asarray(list(reference), dtype=float)
-    cur = np.asarray(list(current), dtype=float)
+    ref = np.asarray(reference, dtype=float)
+    cur = np.asarray(current, dtype=float)
     if ref.size == 0 or cur.size == 0:
         raise ValueError("PSI needs at least one value on each side")
     if bins < 1:
@@ -125,14 +124,16 @@ def _psi_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
     return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
 
 
-def chi_square_homogeneity(reference: Iterable[str], current: Iterable[str]) -> tuple[float, float]:
+def chi_square_homogeneity(
+    reference: Iterable[str] | pd.Series, current: Iterable[str] | pd.Series
+) -> tuple[float, float]:
     """Chi-square statistic and p-value that both samples share one category distribution.
 
     Categories present on one side only count as zero on the other, so a brand-new
     category is strong evidence of drift. One category in total: (0.0, 1.0).
     """
-    ref = pd.Series(list(reference), dtype=object).value_counts()
-    cur = pd.Series(list(current), dtype=object).value_counts()
+    ref = _as_series(reference).value_counts()
+    cur = _as_series(current).value_counts()
     if ref.sum() == 0 or cur.sum() == 0:
         raise ValueError("chi-square needs at least one value on each side")
     categories = sorted(set(ref.index) | set(cur.index), key=str)
@@ -143,6 +144,12 @@ def chi_square_homogeneity(reference: Iterable[str], current: Iterable[str]) -> 
     )
     result = stats.chi2_contingency(table, correction=False)
     return float(result.statistic), float(result.pvalue)
+
+
+def _as_series(values: Iterable[str] | pd.Series) -> pd.Series:
+    if isinstance(values, pd.Series):
+        return values
+    return pd.Series(list(values), dtype=object)
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -156,13 +163,13 @@ def _finite(series: pd.Series) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-def _categories(series: pd.Series) -> list[str]:
+def _categories(series: pd.Series) -> pd.Series:
     # Compare categories as text: a CSV may read "1" as an int on one side and a
     # string on the other; 1.0 and 1 are the same category.
     values = series.dropna()
     if _is_numeric(values):
-        return [_number_text(value) for value in values.tolist()]
-    return [str(value) for value in values.tolist()]
+        return values.map(_number_text).astype(object)
+    return values.astype(str).astype(object)
 
 
 def _number_text(value: Any) -> str:
@@ -228,7 +235,7 @@ def _judge_categorical(
         base,
         chi2_statistic=statistic,
         chi2_pvalue=pvalue,
-        new_categories=tuple(sorted(set(cur_values) - set(ref_values))),
+        new_categories=tuple(sorted(set(cur_values.unique()) - set(ref_values.unique()))),
         reasons=tuple(reasons),
     )
 
