@@ -80,7 +80,7 @@ class Repo:
     def __init__(self, root: Path) -> None:
         self.root = root
         # Reading a revision through DVC costs ~0.5 s; tags and branches often share commits.
-        self._dvc_cache: dict[tuple[str, str | None, tuple[str, ...]], dict[str, Any] | None] = {}
+        self._dvc_cache: dict[tuple[str, str | None], dict[str, Any]] = {}
 
     @classmethod
     def find(cls, start: Path | str = ".") -> Repo:
@@ -111,8 +111,28 @@ class Repo:
             sha = self.commit_of(candidate)
             if sha:
                 return candidate, sha
+        # A PR checkout (single branch, maybe shallow) lacks the target branch: fetch it.
+        if self._has_origin() and re.fullmatch(r"[A-Za-z0-9._/-]+", ref):
+            fetched = run(
+                [
+                    "git",
+                    "fetch",
+                    "--quiet",
+                    "origin",
+                    f"+refs/heads/{ref}:refs/remotes/origin/{ref}",
+                ],
+                self.root,
+                check=False,
+            )
+            sha = self.commit_of(f"origin/{ref}") if fetched.returncode == 0 else None
+            if sha:
+                self.ensure_history()
+                return f"origin/{ref}", sha
         hint = FETCH_DEPTH_HINT if self.is_shallow() else "fetch it, or pass another --base"
         raise InputError(f"git revision '{ref}' not found", hint=hint)
+
+    def _has_origin(self) -> bool:
+        return "origin" in self.git("remote").split()
 
     def head_commit(self) -> str | None:
         return self.commit_of("HEAD")
@@ -212,42 +232,85 @@ class Repo:
             )
         return found
 
-    def metrics(self, rev: str | None, targets: Sequence[str] = ()) -> dict[str, Any] | None:
-        """DVC metrics at `rev` (None: working tree), or None when there are none.
+    def _cache_key(self, rev: str | None) -> str | None:
+        return None if rev is None else (self.commit_of(rev) or rev)
 
-        With `targets`, only those files (missing files: None). Values are as DVC read
-        them (nested dicts, NaN, strings and booleans included).
+    def prefetch(self, revs: Sequence[str | None]) -> None:
+        """Read metrics and params of all `revs` (None: working tree) in one DVC pass.
+
+        DVC walks the working tree on every call whatever revisions it is asked for, so
+        one call for every revision costs far less than one call per revision.
         """
-        key = ("metrics", (rev and self.commit_of(rev)) or rev, tuple(targets))
-        if key not in self._dvc_cache:
-            import dvc.api
-            from dvc.exceptions import DvcException
+        wanted = list(dict.fromkeys(self._cache_key(rev) for rev in revs))
+        missing = [rev for rev in wanted if ("metrics", rev) not in self._dvc_cache]
+        if not missing:
+            return
+        from dvc.exceptions import DvcException
+        from dvc.repo import Repo as DvcRepo
 
-            try:
-                found = dvc.api.metrics_show(*targets, repo=str(self.root), rev=rev)
-            except FileNotFoundError:
-                found = {}
-            except DvcException as error:
-                raise ToolError(
-                    f"DVC could not read metrics at {rev or 'the working tree'}: {error}"
-                ) from error
-            self._dvc_cache[key] = dict(found) or None
-        return self._dvc_cache[key]
+        commits = [rev for rev in missing if rev is not None]
+        try:
+            with DvcRepo(str(self.root)) as dvc_repo:
+                metrics = dvc_repo.metrics.show(revs=commits or None, hide_workspace=False)
+                params = dvc_repo.params.show(revs=commits or None, hide_workspace=False)
+        except DvcException as error:
+            raise ToolError(f"DVC could not read metrics and params: {error}") from error
+        for rev in [None, *commits]:
+            # The working tree is "workspace" next to revisions, "" alone.
+            names = [rev] if rev is not None else ["workspace", ""]
+            for kind, shown in (("metrics", metrics), ("params", params)):
+                entry = next((shown[n] for n in names if n in shown), None)
+                self._dvc_cache[(kind, rev)] = self._files(entry)
+
+    def _files(self, entry: Any) -> dict[str, Any]:
+        files: dict[str, Any] = {}
+        if not isinstance(entry, dict):
+            return files
+        for path, result in (entry.get("data") or {}).items():
+            name = Path(path)
+            if name.is_absolute():
+                name = name.relative_to(self.root)
+            files[name.as_posix()] = (
+                result["data"] if "data" in result else result.get("error") or Exception("?")
+            )
+        return files
+
+    def metrics_files(self, rev: str | None) -> dict[str, Any]:
+        """Every DVC metrics file at `rev` (None: working tree): path → values, or the
+        error DVC met reading it (e.g. corrupted JSON). Values are as DVC read them
+        (nested dicts, NaN, strings and booleans included).
+
+        Untargeted on purpose: `dvc metrics show <file>` at a revision fails for a file
+        that no longer exists in the working tree (a renamed metrics file).
+        """
+        self.prefetch([rev])
+        return dict(self._dvc_cache[("metrics", self._cache_key(rev))] or {})
+
+    def metrics(self, rev: str | None, targets: Sequence[str] = ()) -> dict[str, Any] | None:
+        """Metrics of `targets` (all files when empty) at `rev`, merged; None when none.
+
+        A target DVC could not read is an InputError at the head (rev None) and
+        counts as missing elsewhere.
+        """
+        files = self.metrics_files(rev)
+        chosen = {path: files[path] for path in targets if path in files} if targets else files
+        merged: dict[str, Any] = {}
+        for path, values in chosen.items():
+            if isinstance(values, Exception):
+                if rev is None:
+                    raise InputError(
+                        f"DVC cannot read this metrics file: {values}", location=Location(path)
+                    )
+                continue
+            for name, value in values.items():
+                merged[f"{path}:{name}" if name in merged and len(chosen) > 1 else name] = value
+        return merged or None
 
     def params(self, rev: str | None) -> dict[str, Any] | None:
-        """DVC params at `rev` (None: working tree), or None when there are none."""
-        key = ("params", (rev and self.commit_of(rev)) or rev, ())
-        if key not in self._dvc_cache:
-            import dvc.api
-            from dvc.exceptions import DvcException
-
-            try:
-                found = dvc.api.params_show(repo=str(self.root), rev=rev)
-            except FileNotFoundError:
-                found = {}
-            except DvcException as error:
-                raise ToolError(
-                    f"DVC could not read params at {rev or 'the working tree'}: {error}"
-                ) from error
-            self._dvc_cache[key] = dict(found) or None
-        return self._dvc_cache[key]
+        """DVC params at `rev` (None: working tree), all files merged; None when none."""
+        self.prefetch([rev])
+        merged: dict[str, Any] = {}
+        for values in (self._dvc_cache[("params", self._cache_key(rev))] or {}).values():
+            if isinstance(values, dict):
+                merged.update(values)
+        return merged or None

@@ -129,11 +129,19 @@ def build_report(repo: Repo, request: ReportRequest) -> Report:
             "No target branch found (pass `--base`); comparing with the last promoted versions."
         )
 
+    wanted_models = _models(repo, head_rev)
+    versions_of = {
+        model.name: repo.promoted_versions(model.name) if model.name != "metrics" else []
+        for model in wanted_models
+    }
+    recent = [v.sha for versions in versions_of.values() for v in versions[-request.history :]]
+    repo.prefetch([head_rev, merge_base, *recent])  # one DVC pass for every revision
+
     models: list[ModelReport] = []
     fallback_rev: Revision | None = None
-    for model in _models(repo, head_rev):
+    for model in wanted_models:
         head_metrics = _metrics(repo, head_rev, model.metrics_file)
-        versions = repo.promoted_versions(model.name) if model.name != "metrics" else []
+        versions = versions_of[model.name]
         model_base, base_metrics, note = base, None, None
         if merge_base is not None:
             base_metrics = _metrics(repo, merge_base, _metrics_file_at(repo, merge_base, model))
