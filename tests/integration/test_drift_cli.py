@@ -68,6 +68,7 @@ def dvc_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sh("git", "add", "-A", cwd=repo)
     sh("git", "commit", "-q", "-m", "data v1", cwd=repo)
     sh("git", "tag", "-a", TAG, "-m", "Registered churn-model v1.0.0", cwd=repo)
+    sh("git", "tag", "-a", "churn-model#production#1", "-m", "Promoted to production", cwd=repo)
     sh("dvc", "push", "-q", cwd=repo)
     sample(2, 1.0, ["basic", "pro", "enterprise"]).to_csv(repo / DATA, index=False)
     sh("dvc", "add", "-q", DATA, cwd=repo)
@@ -112,6 +113,18 @@ def test_drift_against_the_tag_exits_1_and_writes_json(in_repo: Path, tmp_path: 
 def test_any_git_revision_is_a_reference(in_repo: Path) -> None:
     assert drift("--reference", "HEAD", "--current", DATA) == EXIT_OK
     assert drift("--reference", "HEAD~1", "--current", DATA) == EXIT_GATE_FAILED
+
+
+def test_model_and_stage_resolve_to_the_version_in_that_stage(
+    in_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    same = str(in_repo.parent / "same.csv")
+    assert drift("--reference", "churn-model#production", "--current", same) == EXIT_OK
+    assert "- Reference: `churn-model#production:data/raw/data.csv`" in capsys.readouterr().out
+    assert drift("--reference", "churn-model#production", "--current", DATA) == EXIT_GATE_FAILED
+    capsys.readouterr()
+    assert drift("--reference", "churn-model#staging", "--current", DATA) == EXIT_BAD_INPUT
+    assert "no version of 'churn-model' is in stage 'staging'" in capsys.readouterr().err
 
 
 def test_fresh_clone_reads_both_sides_through_the_dvc_remote(

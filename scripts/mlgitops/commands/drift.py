@@ -18,12 +18,13 @@ DEFAULT_DATA_PATH = "data/raw/data.csv"
 DEFAULT_POLICY_PATH = "governance/policy.yaml"
 
 DESCRIPTION = """\
-Per-column drift between the reference data of a promoted version (the DVC-tracked
-data file at a tag or any git revision) and current data (a CSV file or a DVC-tracked
-path): PSI and Kolmogorov-Smirnov for numeric columns, chi-square for categorical
-ones, judged against the `drift:` section of the policy. Without that section (or
-without a policy file) the defaults are psi_max 0.2, ks_pvalue_min 0.01,
-chi2_pvalue_min 0.01, every column, issue_label "drift".
+Per-column drift between the reference data of a promoted version and current data.
+The reference is the DVC-tracked data file at a version tag, at the version a stage
+holds, or at any git revision; the current data is a CSV file or a DVC-tracked path.
+Numeric columns: PSI and Kolmogorov-Smirnov; categorical columns: chi-square; judged
+against the `drift:` section of the policy. Without that section (or without a
+policy file) the defaults are psi_max 0.2, ks_pvalue_min 0.01, chi2_pvalue_min 0.01,
+every column, issue_label "drift".
 
 With --open-issue, drift over the policy opens a GitHub issue, or updates the open
 one for the same model and data path (GITHUB_TOKEN, GITHUB_REPOSITORY and
@@ -43,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--reference",
         required=True,
         metavar="REV",
-        help="version tag (e.g. my-model@v1.0.0) or any git revision of the reference data",
+        help="reference data revision: a version tag (my-model@v1.0.0), the version in a "
+        "stage (my-model#production) or any git revision",
     )
     parser.add_argument(
         "--current",
@@ -55,8 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--reference-path",
         default=DEFAULT_DATA_PATH,
         metavar="PATH",
-        help=f"data file inside the repository at the reference (default: "
-        f"{DEFAULT_DATA_PATH})",
+        help=f"data file inside the repository at the reference (default: {DEFAULT_DATA_PATH})",
     )
     parser.add_argument(
         "--policy",

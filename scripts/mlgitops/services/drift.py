@@ -42,6 +42,7 @@ from mlgitops.core.drift_report import (
     issue_title,
     render_markdown,
 )
+from mlgitops.core.tags import parse_tag
 from mlgitops.errors import InputError, Location, ToolError
 from mlgitops.proc import git, run
 
@@ -50,8 +51,8 @@ DEFAULT_DATA_PATH = "data/raw/data.csv"
 # A CSV is loaded in memory whole; beyond this the user should sample it first.
 MAX_CSV_BYTES = 512 * 1024 * 1024
 
-_VERSION_TAG = re.compile(r"^(?P<model>[a-z][a-z0-9-]*)@v\d+\.\d+\.\d+$")
-_STAGE_TAG = re.compile(r"^(?P<model>[a-z][a-z0-9-]*)#[a-z0-9-]+#\d+$")
+# `<model>#<stage>`: the version currently in a stage (GTO's tags add `#<counter>`).
+_STAGE_REFERENCE = re.compile(r"^(?P<model>[A-Za-z0-9][A-Za-z0-9_/-]*)#(?P<stage>[A-Za-z0-9_-]+)$")
 
 
 class IssueHost(Protocol):
@@ -169,26 +170,48 @@ def repo_root(start: Path) -> Path:
 
 
 def resolve_revision(repo: Path, reference: str) -> str:
-    """The commit a tag, branch or other git revision points at."""
+    """The commit of a revision: a tag, branch or commit, or `<model>#<stage>`.
+
+    `<model>#<stage>` (e.g. `churn-model#production`) is the version the model's GTO
+    tags currently assign to that stage, so a scheduled job needs no version number.
+    """
     if not reference or reference.startswith("-"):
         raise InputError(f"not a git revision: {reference!r}")
     sha = git("rev-parse", "--verify", "--quiet", f"{reference}^{{commit}}", cwd=repo, check=False)
+    stage = _STAGE_REFERENCE.match(reference)
+    if not sha and stage:  # an existing tag of that name (old GTO style) wins
+        return _stage_commit(repo, stage.group("model"), stage.group("stage"))
     if not sha:
         raise InputError(
             f"unknown revision '{reference}'",
-            hint="give a version tag such as '<model>@v1.0.0' or a commit; in CI check out "
-            "with 'fetch-depth: 0' so that tags are present",
+            hint="give a version tag such as '<model>@v1.0.0', '<model>#<stage>' or a commit; "
+            "in CI check out with 'fetch-depth: 0' so that tags are present",
         )
     return sha
 
 
+def _stage_commit(repo: Path, model: str, stage: str) -> str:
+    from mlgitops.core.versioning import build_history
+    from mlgitops.services.promotion import list_tag_refs
+
+    history = build_history(model, list_tag_refs(repo))
+    version = history.current(stage)
+    entry = history.find(version) if version is not None else None
+    if entry is None:
+        raise InputError(
+            f"no version of '{model}' is in stage '{stage}'",
+            hint=f"promote one first ('mlgitops promote'), or check 'mlgitops history {model}'",
+        )
+    return entry.commit
+
+
 def model_from_reference(reference: str) -> str | None:
-    """The model name of a GTO version (`m@v1.0.0`) or stage (`m#prod#1`) tag, else None."""
-    for pattern in (_VERSION_TAG, _STAGE_TAG):
-        match = pattern.match(reference)
-        if match:
-            return match.group("model")
-    return None
+    """The model of a GTO tag (`m@v1.0.0`, `m#prod#1`) or a `m#prod` reference, else None."""
+    parsed = parse_tag(reference)
+    if parsed is not None:
+        return parsed.artifact
+    stage = _STAGE_REFERENCE.match(reference)
+    return stage.group("model") if stage else None
 
 
 def _parse_csv(text: str, name: str) -> pd.DataFrame:
