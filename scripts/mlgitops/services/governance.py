@@ -44,12 +44,12 @@ from mlgitops.policy import (
     parse_yaml,
 )
 from mlgitops.proc import dvc, git, run
+from mlgitops.repo import FETCH_DEPTH_HINT, Repo
 
 DEFAULT_METRICS_FILE = "reports/metrics.json"
 DEFAULT_PARAMS_FILE = "params.yaml"
 CODEOWNERS_LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
 MAX_REPORT_BYTES = 16 * 1024 * 1024
-SHALLOW_HINT = "check out with full history (actions/checkout with `fetch-depth: 0`)"
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,11 @@ class GovernanceOutcome:
 
 
 def resolve_base(root: Path, ref: str | None, event: Mapping[str, Any] | None) -> Base | None:
-    """The merge-base of `ref` (or the PR's base from the event payload) and HEAD."""
+    """The merge-base of `ref` (or the PR's base from the event payload) and HEAD.
+
+    `ref` may be a branch that exists only as `origin/<ref>` (a PR checkout); a shallow
+    clone is unshallowed first, or fails naming `fetch-depth: 0`.
+    """
     if ref is None:
         pull_request = (event or {}).get("pull_request")
         base = pull_request.get("base") if isinstance(pull_request, dict) else None
@@ -98,33 +102,28 @@ def resolve_base(root: Path, ref: str | None, event: Mapping[str, Any] | None) -
             ref = base["sha"]
         else:
             return None
-    exists = run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root, check=False
-    )
-    if exists.returncode != 0:
-        raise ToolError(f"base revision '{ref}' is not in this clone", hint=SHALLOW_HINT)
-    merge_base = run(["git", "merge-base", ref, "HEAD"], root, check=False)
-    if merge_base.returncode != 0:
-        raise ToolError(
-            f"no common ancestor of '{ref}' and HEAD (shallow clone?)", hint=SHALLOW_HINT
-        )
-    return Base(ref, merge_base.stdout.strip())
+    repo = Repo(root)
+    repo.ensure_history()
+    name, sha = repo.resolve(ref)
+    merge_base = repo.merge_base(sha, "HEAD")
+    if merge_base is None:
+        raise ToolError(f"'{name}' and HEAD have no common ancestor", hint=FETCH_DEPTH_HINT)
+    return Base(name, merge_base)
 
 
 def _file_at(root: Path, revision: str, path: str) -> str | None:
     """A git-tracked file's text at `revision`, or None if it did not exist there."""
-    result = run(["git", "show", f"{revision}:{path}"], root, check=False)
-    return result.stdout if result.returncode == 0 else None
+    return Repo(root).read_at(revision, path)
 
 
 def base_metrics(root: Path, base: Base, metrics_file: str) -> Mapping[str, Any] | None:
-    """Metrics at the base revision (the metrics file is committed to git: `cache: false`)."""
-    text = _file_at(root, base.sha, metrics_file)
-    if text is None:
+    """Metrics at the base revision, read by DVC (None: the base has no metrics file)."""
+    found = Repo(root).metrics(base.sha, [metrics_file])
+    if not found:
         return None
     try:
-        return flatten(json.loads(text))
-    except (json.JSONDecodeError, TypeError):
+        return flatten(found)
+    except TypeError:
         return None
 
 
