@@ -317,7 +317,7 @@ def test_shallow_clone_without_origin_names_fetch_depth(
 @pytest.fixture(scope="module")
 def baked_pr(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default baked repo, trained on main, plus a PR branch with shallower trees."""
-    from tests.helpers.baking import bake_and_init
+    from helpers.baking import bake_and_init
 
     repo = bake_and_init(tmp_path_factory.mktemp("baked"))
     git("checkout", "-q", "-b", "shallower-trees", cwd=repo)
