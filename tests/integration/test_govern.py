@@ -521,3 +521,45 @@ def test_validate_lists_every_problem(
         " 'metrics.accuracy.min'): expected a number, got string \"0.8\""
     )
     assert len(annotations) == 5
+
+
+# --------------------------------------------------------------------------- shallow clones
+
+
+def test_shallow_clone_is_unshallowed_from_origin(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_params(repo, accuracy=0.91)
+    _repro(repo)
+    _commit(repo, "slightly better")
+    shallow = tmp_path / "shallow"
+    git(
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--branch",
+        "feature",
+        f"file://{repo}",
+        str(shallow),
+        cwd=tmp_path,
+    )
+    git("fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main", cwd=shallow)
+    monkeypatch.chdir(shallow)
+    code, report = verdict(capsys, "--base", "main", "--no-dvc-status")
+    assert code == 0, report
+    assert report["base"].startswith("origin/main (")
+    assert git("rev-parse", "--is-shallow-repository", cwd=shallow) == "false"
+
+
+def test_shallow_clone_without_origin_names_fetch_depth(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shallow = tmp_path / "shallow"
+    git("clone", "-q", "--depth", "1", f"file://{repo}", str(shallow), cwd=tmp_path)
+    git("remote", "set-url", "origin", str(tmp_path / "gone"), cwd=shallow)
+    monkeypatch.chdir(shallow)
+    assert govern("--base", "main", "--no-dvc-status") == 2
+    err = capsys.readouterr().err
+    assert "this is a shallow clone and fetching its history failed" in err
+    assert "fetch-depth: 0" in err

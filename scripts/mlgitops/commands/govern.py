@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             metrics_file=args.metrics,
             params_file=args.params,
             labels=labels,
-            event=settings.event() if labels is None else None,
+            event=settings.event(),
             check_dvc_status=not args.no_dvc_status,
         )
     )
