@@ -15,7 +15,7 @@ from typing import Any
 
 # GitHub rejects release bodies over 125,000 characters.
 MAX_RELEASE_BODY = 125_000
-_MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+!|~")
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+!|~")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,10 @@ def md_text(value: object) -> str:
             out.append("&#64;")
         elif char == "&":
             out.append("&amp;")
+        elif char == "<":
+            out.append("&lt;")
+        elif char == ">":
+            out.append("&gt;")
         elif char in _MARKDOWN_SPECIAL:
             out.append("\\" + char)
         else:

@@ -5,8 +5,9 @@ Order matters and every step can be re-run:
    for the model → "already promoted" (and finish a missing release);
 2. decide the bump (PR labels, else the policy default) and the next version from tags;
 3. `dvc push`, then prove the DVC remote holds every object of the commit by fetching
-   into an EMPTY cache and re-hashing what arrived (DVC 3 does not honour the remote's
-   `verify` option on fetch, and `dvc status -c` trusts directory manifests);
+   into an EMPTY cache, checking every pinned object arrived and re-hashing it (DVC 3.67
+   drops a corrupted object on fetch yet exits 0, and `dvc status -c` and `dvc push`
+   trust directory manifests, so neither notices a file missing inside a directory);
 4. create an annotated tag object and push it as a NEW ref (never forced): a rejected
    push means another run created that tag, so re-read the tags and take the next
    version (or stop if it already tagged this commit);
@@ -19,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tarfile
 import tempfile
@@ -53,7 +53,6 @@ from mlgitops.proc import git, run
 
 DEFAULT_GIT_REMOTE = "origin"
 MAX_PUSH_ATTEMPTS = 5
-_HEX32 = re.compile(r"\b[0-9a-f]{32}\b")
 
 Log = Callable[[str], None]
 
@@ -360,33 +359,77 @@ def _md5_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _tracked_paths(workdir: Path, cache: Path) -> dict[str, str]:
-    """md5 → path, for top-level outs (dvc.lock, .dvc files) and files inside .dir objects."""
-    names: dict[str, str] = {}
-    top: dict[str, str] = {}
-    for path in [*workdir.rglob("dvc.lock"), *workdir.rglob("*.dvc")]:
-        if ".dvc" in path.relative_to(workdir).parts[:-1]:
-            continue
+def _uncached_paths(workdir: Path) -> set[str]:
+    """Outputs declared `cache: false` in plain dvc.yaml stages (they are not pushed)."""
+    paths: set[str] = set()
+    for dvcfile in workdir.rglob("dvc.yaml"):
+        base = dvcfile.parent.relative_to(workdir).as_posix()
         with suppress(yaml.YAMLError, OSError):
+            stages = (yaml.safe_load(dvcfile.read_text(encoding="utf-8")) or {}).get("stages")
+            for stage in (stages or {}).values():
+                for key in ("outs", "metrics", "plots"):
+                    for entry in (stage or {}).get(key) or ():
+                        if isinstance(entry, dict):
+                            for path, options in entry.items():
+                                if isinstance(options, dict) and options.get("cache") is False:
+                                    paths.add(path if base in ("", ".") else f"{base}/{path}")
+    return paths
+
+
+def _expected_objects(workdir: Path) -> dict[str, str]:
+    """Cache object name (`ab/cdef...[.dir]`) → path, for every cached top-level output
+    that dvc.lock and .dvc files of the exported commit pin."""
+    uncached = _uncached_paths(workdir)
+    expected: dict[str, str] = {}
+    for path in sorted([*workdir.rglob("dvc.lock"), *workdir.rglob("*.dvc")]):
+        relative = path.relative_to(workdir)
+        if relative.parts[0] == ".dvc":
+            continue
+        base = relative.parent.as_posix()
+        try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            base = path.parent.relative_to(workdir).as_posix()
-            if path.name == "dvc.lock":
-                found = release_notes.data_hashes_from_lock(data)
-                entries = [(h.md5, h.path) for h in found if h.kind == "out"]
-            else:
-                found = release_notes.data_hashes_from_dvcfile(path.name, data)
-                entries = [(h.md5, h.path) for h in found]
-            for md5, rel in entries:
-                full = rel if base in ("", ".") else f"{base}/{rel}"
-                top[md5.removesuffix(".dir")] = full
-    names.update(top)
-    files = cache / "files" / "md5"
-    for manifest in files.glob("*/*.dir") if files.exists() else ():
-        directory = top.get(manifest.parent.name + manifest.stem, manifest.stem)
-        with suppress(ValueError, OSError):
-            for entry in json.loads(manifest.read_text(encoding="utf-8")):
-                names.setdefault(entry["md5"], f"{directory}/{entry['relpath']}")
-    return names
+        except (yaml.YAMLError, OSError):
+            continue
+        if path.name == "dvc.lock":
+            found = [h for h in release_notes.data_hashes_from_lock(data) if h.kind == "out"]
+        else:
+            found = release_notes.data_hashes_from_dvcfile(path.name, data)
+        for item in found:
+            full = item.path if base in ("", ".") else f"{base}/{item.path}"
+            # Outputs committed to git (cache: false) are in the export and not pushed.
+            if full in uncached or (workdir / full).exists():
+                continue
+            expected[f"{item.md5[:2]}/{item.md5[2:]}"] = full
+    return expected
+
+
+def _repo_cache(repo: Path) -> Path:
+    configured = _dvc_config(repo).get("cache", {}).get("dir")
+    return (repo / ".dvc" / configured).resolve() if configured else repo / ".dvc" / "cache"
+
+
+def _expand_directories(
+    expected: dict[str, str], caches: Sequence[Path]
+) -> tuple[dict[str, str], list[str]]:
+    """Add the files listed in each directory manifest; also return unreadable manifests."""
+    files: dict[str, str] = {}
+    unreadable = []
+    for name, path in expected.items():
+        if not name.endswith(".dir"):
+            continue
+        for cache in caches:
+            manifest = cache / "files" / "md5" / name
+            try:
+                entries = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            for entry in entries:
+                md5 = str(entry["md5"])
+                files[f"{md5[:2]}/{md5[2:]}"] = f"{path}/{entry['relpath']}"
+            break
+        else:
+            unreadable.append(path)
+    return {**expected, **files}, unreadable
 
 
 def _write_scratch_config(repo: Path, work: Path, cache: Path, remote: str) -> None:
@@ -418,8 +461,9 @@ def verify_remote_data(repo: Path, commit: str, remote: str, log: Log) -> Verifi
     """Prove `remote` holds every DVC object `commit` references, by content.
 
     The commit's files are exported to a scratch directory whose DVC cache is EMPTY;
-    `dvc fetch` must bring every object (a file missing inside a tracked directory
-    fails it), then every fetched object is re-hashed against its name.
+    `dvc fetch` (remote `verify = true`) must bring every object that dvc.lock and the
+    .dvc files pin, each file listed in each directory manifest included; then every
+    fetched object is re-hashed against its name.
     """
     with _scratch("mlgitops-verify-") as scratch:
         work = scratch / "work"
@@ -435,36 +479,43 @@ def verify_remote_data(repo: Path, commit: str, remote: str, log: Log) -> Verifi
             )
         _write_scratch_config(repo, work, cache, remote)
         result = _dvc(["fetch", "-r", remote], work, check=False)
-        if result.returncode != 0:
-            names = _tracked_paths(work, cache)
-            missing = sorted(set(_HEX32.findall(result.stderr + result.stdout)))
-            shown = [f"{names.get(h, '(unknown path)')} (md5 {h})" for h in missing[:20]]
-            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-            detail = "; ".join(shown) + more if shown else (result.stderr or result.stdout).strip()
+        # DVC drops an object whose hash does not match (remote `verify`) and may still
+        # exit 0, so completeness is checked against what the commit pins, file by file.
+        expected, unreadable = _expand_directories(
+            _expected_objects(work), [cache, _repo_cache(repo)]
+        )
+        files = cache / "files" / "md5"
+        present = {
+            obj.relative_to(files).as_posix(): obj
+            for obj in (files.glob("*/*") if files.exists() else ())
+        }
+        missing = sorted(path for name, path in expected.items() if name not in present)
+        missing += [f"{path} (directory listing)" for path in unreadable if path not in missing]
+        if missing or result.returncode != 0:
+            shown = "; ".join(missing[:20]) + (
+                f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+            )
+            detail = shown or (result.stderr or result.stdout).strip()
             raise GateFailed(
                 f"DVC remote '{remote}' does not hold all data of commit {commit[:12]}: "
-                f"missing {detail}",
+                f"missing or corrupted: {detail}",
                 hint="restore the files in the remote (dvc push from a complete cache, "
                 "e.g. after 'dvc repro' or 'dvc pull'), then re-run; no tag was created",
             )
-        objects = 0
         size = 0
         corrupt = []
-        files = cache / "files" / "md5"
-        for obj in sorted(files.glob("*/*")) if files.exists() else ():
-            expected = obj.parent.name + obj.name.removesuffix(".dir")
-            objects += 1
+        for name, obj in sorted(present.items()):
             size += obj.stat().st_size
-            if _md5_file(obj) != expected:
-                corrupt.append(expected)
+            if _md5_file(obj) != name.replace("/", "").removesuffix(".dir"):
+                corrupt.append(expected.get(name, name))
         if corrupt:
-            paths = _tracked_paths(work, cache)
-            bad = ", ".join(f"{paths.get(h, '(unknown path)')} (md5 {h})" for h in corrupt[:20])
             raise GateFailed(
-                f"DVC remote '{remote}' returned corrupted data for commit {commit[:12]}: {bad}",
+                f"DVC remote '{remote}' returned corrupted data for commit {commit[:12]}: "
+                f"{', '.join(corrupt[:20])}",
                 hint="the remote's copy does not match its hash; re-push it from a good "
                 "cache; no tag was created",
             )
+        objects = len(present)
     log(f"data verified: {objects} objects ({size} bytes) fetched from '{remote}' and re-hashed")
     return Verification(remote, objects, size)
 
