@@ -212,7 +212,7 @@ def test_markdown_lists_every_rule_with_numbers(
 def test_without_base_regression_and_approval_are_skipped(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, report = verdict(capsys)
+    code, report = verdict(capsys, "--no-dvc-status")
     assert code == 0
     assert report["base"] is None
     assert statuses(report)[("metric.regression", "accuracy")] == "skip"
@@ -258,7 +258,7 @@ def test_relative_regression_of_a_lower_is_better_metric(
 ) -> None:
     set_params(repo, loss=0.34)  # +13.3% > 10%
     _repro(repo)
-    code, report = verdict(capsys, "--base", "main")
+    code, report = verdict(capsys, "--no-dvc-status", "--base", "main")
     assert code == 1
     assert failed(report) == {"metric.regression"}
     result = next(
@@ -275,7 +275,9 @@ def test_ceiling(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / "governance" / "policy.yaml").write_text(
         POLICY.replace("relative: 0.10", "relative: 10")
     )
-    code, report = verdict(capsys, "--base", "main", "--labels", "governance-approved")
+    code, report = verdict(
+        capsys, "--no-dvc-status", "--base", "main", "--labels", "governance-approved"
+    )
     assert code == 1
     assert failed(report) == {"metric.max"}
 
@@ -286,7 +288,7 @@ def test_ceiling(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_fairness_gap(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     set_params(repo, gap=0.2)
     _repro(repo)
-    code, report = verdict(capsys, "--base", "main")
+    code, report = verdict(capsys, "--no-dvc-status", "--base", "main")
     assert code == 1
     assert failed(report) == {"fairness.gap"}
 
@@ -404,10 +406,12 @@ def test_policy_change_needs_label(repo: Path, capsys: pytest.CaptureFixture[str
     policy = repo / "governance" / "policy.yaml"
     policy.write_text(policy.read_text().replace("min: 0.80", "min: 0.70"))
     _commit(repo, "relax the floor")
-    code, report = verdict(capsys, "--base", "main", "--labels", "")
+    code, report = verdict(capsys, "--no-dvc-status", "--base", "main", "--labels", "")
     assert code == 1
     assert failed(report) == {"change_control.approval"}
-    code, report = verdict(capsys, "--base", "main", "--labels", "governance-approved,x")
+    code, report = verdict(
+        capsys, "--no-dvc-status", "--base", "main", "--labels", "governance-approved,x"
+    )
     assert code == 0
 
 
@@ -423,12 +427,14 @@ def test_labels_come_from_the_event_payload(
     payload["pull_request"]["labels"] = [{"name": "governance-approved"}]
     event.write_text(json.dumps(payload))
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
-    code, report = verdict(capsys)  # base from the payload, labels from the payload
+    code, report = verdict(
+        capsys, "--no-dvc-status"
+    )  # base from the payload, labels from the payload
     assert code == 0
     assert report["base"] == base_sha[:12]
     payload["pull_request"]["labels"] = []
     event.write_text(json.dumps(payload))
-    code, report = verdict(capsys)
+    code, report = verdict(capsys, "--no-dvc-status")
     assert code == 1
     assert failed(report) == {"change_control.approval"}
 
