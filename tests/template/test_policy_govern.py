@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from helpers.baking import bake, write_small_csv
 
 from mlgitops.cli import main
 from mlgitops.core.rules import codeowners_match, fmt
-from mlgitops.policy import load_policy, load_schema, load_yaml
+from mlgitops.policy import load_policy, load_schema, load_yaml, schema_path
 from mlgitops.proc import dvc, git
 from mlgitops.services.governance import parse_codeowners
 
@@ -247,3 +249,20 @@ def test_invalid_policy_is_exit_2_with_annotation(
     message = f"governance/policy.yaml:{line} (key 'metrics.accuracy.min'): duplicate key 'min' (first defined on line {line - 1})"
     assert captured.err == f"mlgitops: error: {message}\n"
     assert captured.out == f"::error file=governance/policy.yaml,line={line}::{message}\n"
+
+
+def test_generated_policy_passes_check_jsonschema(tmp_path: Path) -> None:
+    """An independent YAML 1.2 reader (check-jsonschema uses ruamel) agrees with the schema."""
+    repo = bake(tmp_path, project_name="Schema Check")
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "check-jsonschema"),
+            "--schemafile",
+            str(schema_path("policy-v1")),
+            str(repo / "governance" / "policy.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

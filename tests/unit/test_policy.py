@@ -334,3 +334,13 @@ def test_params_must_be_a_mapping(tmp_path: Path) -> None:
     params = load_params(write(tmp_path, "train:\n  seed: 42\n  lr: 1e-3\n", "params.yaml"))
     assert params.data == {"train": {"seed": 42, "lr": 0.001}}
     assert not math.isnan(params.data["train"]["lr"])
+
+
+@pytest.mark.parametrize("name", ["policy-v1", "model-card"])
+def test_shipped_schemas_are_valid_draft_2020_12(name: str) -> None:
+    from jsonschema import Draft202012Validator
+
+    from mlgitops.policy import load_schema, schema_path
+
+    Draft202012Validator.check_schema(load_schema(name))
+    assert schema_path(name).is_file()
