@@ -17,8 +17,20 @@ from {{ cookiecutter.package_name }}.model_card import render_card
 from {{ cookiecutter.package_name }}.prepare import clean, split
 from {{ cookiecutter.package_name }}.train import MODELS, fit
 
+# Tests train small forests and boosters: the behaviour is the same, the run takes seconds.
+MAX_ESTIMATORS = 20
 CLASSIFICATION_METRICS = {"accuracy", "f1", "precision", "recall", "roc_auc"}
 REGRESSION_METRICS = {"rmse", "mae", "r2"}
+
+
+def quick(train_params: dict) -> dict:
+    """`train_params` with at most MAX_ESTIMATORS trees or boosting rounds per model."""
+    result = {}
+    for key, value in train_params.items():
+        if isinstance(value, dict) and "n_estimators" in value:
+            value = {**value, "n_estimators": min(value["n_estimators"], MAX_ESTIMATORS)}
+        result[key] = value
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +66,7 @@ def test_every_model_trains_and_scores(
     prepared: tuple[pd.DataFrame, pd.DataFrame], info: DatasetInfo, params: dict, model_name: str
 ) -> None:
     train, test = prepared
-    train_params = {**params["train"], "model": model_name}
+    train_params = quick({**params["train"], "model": model_name})
     model = fit(train, info.target, info.task, train_params)
     metrics = compute_metrics(info.task, model, test.drop(columns=[info.target]), test[info.target])
     expected = CLASSIFICATION_METRICS if info.task == CLASSIFICATION else REGRESSION_METRICS
@@ -67,14 +79,14 @@ def test_training_is_deterministic(prepared: tuple[pd.DataFrame, pd.DataFrame], 
     dumps = []
     for _ in range(2):
         buffer = io.BytesIO()
-        joblib.dump(fit(train, info.target, info.task, params["train"]), buffer)
+        joblib.dump(fit(train, info.target, info.task, quick(params["train"])), buffer)
         dumps.append(buffer.getvalue())
     assert dumps[0] == dumps[1]
 
 
 def test_fairness_groups_cover_the_test_set(prepared: tuple[pd.DataFrame, pd.DataFrame], info: DatasetInfo, params: dict) -> None:
     train, test = prepared
-    model = fit(train, info.target, info.task, params["train"])
+    model = fit(train, info.target, info.task, quick(params["train"]))
     report = fairness_report(info.task, model, test, info.target, params["evaluate"]["fairness"])
     assert sum(group["count"] for group in report["groups"].values()) == len(test)
     importance = importance_table(model, test.drop(columns=[info.target]), test[info.target], 1, 0)
