@@ -159,6 +159,7 @@ class TagRef:
     commit: str
     date: str = ""
     annotated: bool = True
+    timestamp: int = 0
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ class ModelHistory:
     versions: list[VersionEntry] = field(default_factory=list)
     events: list[StageEvent] = field(default_factory=list)
     next_counter: int = 1
+    last_timestamp: int = 0
 
     def version_at(self, commit: str, *, deregistered: bool = False) -> VersionEntry | None:
         """The highest version tagged on `commit` (deregistered ones only if asked)."""
@@ -265,6 +267,7 @@ def build_history(model: str, refs: Sequence[TagRef]) -> ModelHistory:
             continue
         if parsed.counter is not None:
             counters.append(parsed.counter)
+        history.last_timestamp = max(history.last_timestamp, ref.timestamp)
         if not ref.annotated:
             continue
         if parsed.action is TagAction.REGISTER and parsed.version is not None:

@@ -206,7 +206,7 @@ def read_release_settings(repo: Path) -> ReleaseSettings:
 
 _REF_FORMAT = (
     "%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)"
-    "%00%(creatordate:iso-strict)"
+    "%00%(creatordate:iso-strict)%00%(creatordate:unix)"
 )
 
 
@@ -215,11 +215,12 @@ def list_tag_refs(repo: Path) -> list[TagRef]:
     output = git("for-each-ref", f"--format={_REF_FORMAT}", "refs/tags", cwd=repo)
     refs = []
     for line in output.splitlines():
-        name, kind, obj, peeled, date = line.split("\0")
+        name, kind, obj, peeled, date, unix = line.split("\0")
+        timestamp = int(unix) if unix.isdigit() else 0
         if kind == "tag":
-            refs.append(TagRef(name, peeled, date, annotated=True))
+            refs.append(TagRef(name, peeled, date, annotated=True, timestamp=timestamp))
         elif kind == "commit":
-            refs.append(TagRef(name, obj, date, annotated=False))
+            refs.append(TagRef(name, obj, date, annotated=False, timestamp=timestamp))
     return refs
 
 
@@ -269,14 +270,29 @@ def fetch_tags(repo: Path, remote: str) -> None:
     raise ToolError(f"could not fetch tags from '{remote}': {detail}")
 
 
-def _tagger_ident(repo: Path) -> str:
-    return git("var", "GIT_COMMITTER_IDENT", cwd=repo)
+def _tagger(repo: Path, not_before: int) -> str:
+    """`Name <email> <time> <zone>` of the committer, at a time after `not_before`.
+
+    `gto show` orders a model's events by tag time, in whole seconds; two stage changes
+    within one second would tie and may show the older one. Each new tag of a model is
+    therefore dated at least one second after the model's latest tag.
+    """
+    ident = git("var", "GIT_COMMITTER_IDENT", cwd=repo)
+    person, seconds, zone = ident.rsplit(" ", 2)
+    if int(seconds) <= not_before:
+        seconds = str(not_before + 1)
+    return f"{person} {seconds} {zone}"
 
 
-def make_tag_object(repo: Path, tag: str, commit: str, message: str) -> str:
-    """An annotated tag object for `commit`, not yet referenced by any ref."""
-    content = f"object {commit}\ntype commit\ntag {tag}\ntagger {_tagger_ident(repo)}\n\n{message}"
-    return run(["git", "mktag"], repo, input_text=content).stdout.strip()
+def make_tag_object(
+    repo: Path, tag: str, commit: str, message: str, *, not_before: int = 0
+) -> tuple[str, int]:
+    """An annotated tag object for `commit`, not yet referenced by any ref; its id and
+    its time (seconds since the epoch)."""
+    tagger = _tagger(repo, not_before)
+    content = f"object {commit}\ntype commit\ntag {tag}\ntagger {tagger}\n\n{message}"
+    obj = run(["git", "mktag"], repo, input_text=content).stdout.strip()
+    return obj, int(tagger.rsplit(" ", 2)[1])
 
 
 def push_new_tags(repo: Path, remote: str, objects: Sequence[tuple[str, str]]) -> bool:
@@ -754,7 +770,13 @@ class Promoter:
                     push_data(self.repo, remote)
                 verify_remote_data(self.repo, commit, remote, self.log)
                 verified.append(True)
-            obj = make_tag_object(self.repo, tag, commit, release_notes.tag_message(facts))
+            obj, _ = make_tag_object(
+                self.repo,
+                tag,
+                commit,
+                release_notes.tag_message(facts),
+                not_before=history.last_timestamp,
+            )
             if push_new_tags(self.repo, self.git_remote, [(obj, tag)]):
                 self.log(
                     f"tagged {commit[:12]} as {tag} ({decision.source}); "
@@ -826,6 +848,7 @@ class Promoter:
     ) -> PromotionResult:
         """Put `version` (default: the version of `commit`) into `stage`, in policy order."""
         settings = settings or read_release_settings(self.repo)
+        _check_stage_known(stage, settings)
         for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
             history = self._history(model.name)
             target = self._stage_target(history, version, commit)
@@ -848,12 +871,7 @@ class Promoter:
     ) -> PromotionResult:
         """Re-point `stage` to the version that held it before the current one."""
         settings = settings or read_release_settings(self.repo)
-        if stage not in settings.stages:
-            raise InputError(
-                f"unknown stage {stage!r}: the policy's release.stages are "
-                f"{', '.join(settings.stages)}",
-                location=Location("governance/policy.yaml", key="release.stages"),
-            )
+        _check_stage_known(stage, settings)
         for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
             history = self._history(model.name)
             current = history.current(stage)
@@ -918,15 +936,17 @@ class Promoter:
                 [c.tag for c in changes], None, message,
             )  # fmt: skip
         objects = []
+        last = history.last_timestamp
         for change in changes:
             changed = history.find(change.version)
             assert changed is not None
             verb = "assign" if change.assigned else "unassign"
             where = "to" if change.assigned else "from"
             message = f"{action}: {verb} {model} {change.version} {where} {stage}\n"
-            objects.append(
-                (make_tag_object(self.repo, change.tag, changed.commit, message), change.tag)
+            obj, last = make_tag_object(
+                self.repo, change.tag, changed.commit, message, not_before=last
             )
+            objects.append((obj, change.tag))
         if push_new_tags(self.repo, self.git_remote, objects):
             message = f"{model}: {stage} is now {target} ({describe})"
             self.log(message)
@@ -936,6 +956,15 @@ class Promoter:
             )  # fmt: skip
         self.log(f"stage tags of {model} changed concurrently; re-reading (attempt {attempt})")
         return None
+
+
+def _check_stage_known(stage: str, settings: ReleaseSettings) -> None:
+    if stage not in settings.stages:
+        raise InputError(
+            f"unknown stage {stage!r}: the policy's release.stages are "
+            f"{', '.join(settings.stages)}",
+            location=Location("governance/policy.yaml", key="release.stages"),
+        )
 
 
 def _describe_change(change: StageChange) -> str:

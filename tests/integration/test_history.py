@@ -1,0 +1,70 @@
+"""`mlgitops history` from tags alone: several models, markdown and JSON, --fetch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_promotion_support import Sandbox, mlgitops, sh
+
+Capsys = pytest.CaptureFixture[str]
+MP = pytest.MonkeyPatch
+
+
+def _tag(cwd: Path, name: str, rev: str = "HEAD") -> None:
+    sh("git", "tag", "-a", "-m", name, name, rev, cwd=cwd)
+
+
+def test_history_of_several_models(tmp_path: Path, capsys: Capsys, monkeypatch: MP) -> None:
+    sandbox = Sandbox(tmp_path, models=("alpha", "beta")).create()
+    work = sandbox.work
+    first = sh("git", "rev-parse", "HEAD", cwd=work)
+    # Tags as any GTO-compatible tool would write them, plus unrelated ones.
+    for name in ("alpha@v1.0.0", "beta@v0.1.0", "alpha#staging#1", "v1.0.0", "retired@v3.0.0"):
+        _tag(work, name)
+    sh("git", "tag", "alpha@v0.9.0", cwd=work)  # lightweight: ignored, as gto ignores it
+    second = sandbox.change(2)
+    for name in ("alpha@v1.1.0", "alpha#staging#2", "alpha#production#3"):
+        _tag(work, name)
+
+    code, out = mlgitops(capsys, monkeypatch, work, "history", "--format", "json")
+    assert code == 0, out
+    models = {m["model"]: m for m in json.loads(out)["models"]}
+    assert list(models) == ["alpha", "beta", "retired"]  # dvc.yaml order, then tags
+    alpha = models["alpha"]
+    assert alpha["latest"] == "v1.1.0"
+    assert [v["version"] for v in alpha["versions"]] == ["v1.1.0", "v1.0.0"]
+    assert alpha["versions"][0]["commit"] == second
+    assert alpha["versions"][0]["stages"] == ["staging", "production"]
+    assert alpha["stages"] == {
+        "staging": {"version": "v1.1.0", "commit": second},
+        "production": {"version": "v1.1.0", "commit": second},
+    }
+    assert [e["tag"] for e in alpha["events"]] == [
+        "alpha#production#3",
+        "alpha#staging#2",
+        "alpha#staging#1",
+    ]
+    assert models["beta"]["versions"][0]["commit"] == first
+
+    code, out = mlgitops(capsys, monkeypatch, work, "history", "--model", "beta")
+    assert code == 0
+    assert out.startswith("## beta\n")
+    assert f"| v0.1.0 | `{first[:12]}` |" in out
+    assert "alpha" not in out
+
+
+def test_history_fetches_tags_from_origin(tmp_path: Path, capsys: Capsys, monkeypatch: MP) -> None:
+    sandbox = Sandbox(tmp_path).create()
+    other = sandbox.clone("other")
+    _tag(other, "demo-model@v2.0.0")
+    sh("git", "push", "--quiet", "origin", "demo-model@v2.0.0", cwd=other)
+    code, out = mlgitops(capsys, monkeypatch, sandbox.work, "history")
+    assert "No versions yet." in out
+    output = tmp_path / "history.md"
+    code, out = mlgitops(
+        capsys, monkeypatch, sandbox.work, "history", "--fetch", "--output", str(output)
+    )
+    assert code == 0 and out == ""
+    assert "| v2.0.0 |" in output.read_text(encoding="utf-8")
