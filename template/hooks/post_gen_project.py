@@ -17,11 +17,10 @@ CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})
 RAW = Path("data", "raw")
 BUNDLED = {"breast_cancer": RAW / "breast_cancer.csv", "diabetes": RAW / "diabetes.csv"}
 
-# (variable, value that keeps the files) -> files removed for any other value.
-# Files that another option owns may not exist yet; missing files are skipped.
-PRUNE: dict[tuple[str, str], list[str]] = {
-    ("training_runner", "cml-cloud"): [".github/workflows/cml-runner.yml"],
-}
+# (variable, value that keeps the files) -> files removed for any other value, e.g.
+# ("training_runner", "cml-cloud"): [".github/workflows/cml-runner.yml"]. Today the runner
+# choice is handled inside the workflow files, so nothing is pruned; missing files are skipped.
+PRUNE: dict[tuple[str, str], list[str]] = {}
 
 
 def resolve_user_path(raw: str) -> Path:

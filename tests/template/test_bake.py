@@ -22,6 +22,12 @@ from helpers.baking import bake, write_small_csv
 EXPECTED_FILES = {
     ".dvcignore",
     ".github/CODEOWNERS",
+    ".github/dependabot.yml",
+    ".github/workflows/ml-comment.yml",
+    ".github/workflows/ml-monitor.yml",
+    ".github/workflows/ml-pr.yml",
+    ".github/workflows/ml-promote.yml",
+    ".github/zizmor.yml",
     ".gitignore",
     "LICENSE",
     "README.md",
