@@ -399,6 +399,24 @@ def test_dvc_status_dirty_after_param_change_without_repro(
     assert detail.startswith("dvc status is not clean: train (changed deps: params.yaml")
 
 
+def test_reproduced_but_not_committed_fails_like_in_ci(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CI runs `dvc repro` before govern: status is clean, but the commit was stale."""
+    set_params(repo, accuracy=0.95)
+    _commit(repo, "params only, pipeline not run")
+    _repro(repo)  # what the PR workflow does
+    code, report = verdict(capsys)
+    assert code == 1
+    assert failed(report) == {"data.dvc_status"}
+    detail = next(r["detail"] for r in report["results"] if r["rule"] == "data.dvc_status")
+    assert detail.startswith(
+        "the commit is not what the pipeline produces: stage train ran on other inputs than"
+        " committed (params); MODEL_CARD.md differs from the commit; reports/fairness.json"
+        " differs from the commit; reports/metrics.json differs from the commit."
+    )
+
+
 # --------------------------------------------------------------------------- change control
 
 

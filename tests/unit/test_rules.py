@@ -362,7 +362,23 @@ def test_dvc_status_detail_names_stages_and_changes() -> None:
         "dvc status is not clean: train (changed deps: params.yaml modified; changed outs:"
         " m.pkl deleted); data/raw/data.csv.dvc (changed outs: data/raw/data.csv modified)."
         " The committed metrics do not come from the committed code and data: run `dvc repro`"
-        " and commit dvc.lock"
+        " and commit dvc.lock and the outputs"
+    )
+
+
+def test_committed_lock_drift_fails_even_with_clean_status() -> None:
+    drift = (
+        "stage train ran on other inputs than committed (params)",
+        "reports/metrics.json differs from the commit",
+    )
+    facts = GovernanceFacts(metrics=metrics({}), data=DataFacts(SMALL, (DVC_OK,), {}, drift))
+    result = results_of(policy(DATA), facts)[("data.dvc_status", "dvc.lock")]
+    assert result.status is Status.FAIL
+    assert result.detail == (
+        "the commit is not what the pipeline produces: stage train ran on other inputs than"
+        " committed (params); reports/metrics.json differs from the commit. The committed"
+        " metrics do not come from the committed code and data: run `dvc repro` and commit"
+        " dvc.lock and the outputs"
     )
 
 

@@ -130,6 +130,8 @@ class DataFacts:
     git_files: tuple[GitFile, ...]
     dvc_files: tuple[DvcFile, ...]
     dvc_status: Mapping[str, Any] | None = None  # `dvc status --json`; None: not checked
+    # how HEAD's dvc.lock / tracked outputs differ from the workspace (see the service)
+    lock_drift: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -649,7 +651,7 @@ def _data_rules(policy: Policy, facts: DataFacts | None) -> list[RuleResult]:
     if config.allowed_licenses is not None:
         results.extend(_license_results(config.allowed_licenses, facts.dvc_files))
     if config.require_clean_dvc_status:
-        results.append(_dvc_status_result(facts.dvc_status))
+        results.append(_dvc_status_result(facts.dvc_status, facts.lock_drift))
     return results
 
 
@@ -712,27 +714,31 @@ def _status_summary(status: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _dvc_status_result(status: Mapping[str, Any] | None) -> RuleResult:
+def _dvc_status_result(status: Mapping[str, Any] | None, drift: Sequence[str] = ()) -> RuleResult:
     if status is None:
         return RuleResult("data.dvc_status", "dvc.lock", Status.SKIP, "dvc status not checked")
-    if not status:
+    if not status and not drift:
         return RuleResult(
             "data.dvc_status",
             "dvc.lock",
             Status.PASS,
-            "dvc status is clean: dvc.lock matches dvc.yaml, params, code and data",
+            "dvc status is clean and the committed dvc.lock and outputs match the workspace",
         )
-    summary = _status_summary(status)
+    parts = []
+    if status:
+        parts.append(f"dvc status is not clean: {_status_summary(status)}")
+    if drift:
+        parts.append(f"the commit is not what the pipeline produces: {'; '.join(drift)}")
     message = (
-        f"dvc status is not clean: {summary}. The committed metrics do not come from the"
-        " committed code and data: run `dvc repro` and commit dvc.lock"
+        ". ".join(parts) + ". The committed metrics do not come from the committed code and"
+        " data: run `dvc repro` and commit dvc.lock and the outputs"
     )
     return RuleResult(
         "data.dvc_status",
         "dvc.lock",
         Status.FAIL,
         message,
-        {"changed_stages": len(status)},
+        {"changed_stages": len(status), "differences": len(drift)},
         (Finding(message, Location("dvc.lock")),),
     )
 

@@ -313,14 +313,89 @@ def dvc_status(root: Path) -> Mapping[str, Any]:
     return status
 
 
+def _lock_stages(text: str | None, file: str) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        data = parse_yaml(text, file=file).data
+    except InputError:
+        return {}
+    stages = data.get("stages") if isinstance(data, dict) else None
+    return stages if isinstance(stages, dict) else {}
+
+
+def _deps(stage: Any) -> dict[str, Any]:
+    entries = stage.get("deps") if isinstance(stage, dict) else None
+    found = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+            found[entry["path"]] = entry.get("md5") or entry.get("hash")
+    return found
+
+
+def _outs(stage: Any) -> list[str]:
+    entries = stage.get("outs") if isinstance(stage, dict) else None
+    return [
+        entry["path"]
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str)
+    ]
+
+
+def committed_lock_drift(root: Path) -> tuple[str, ...]:
+    """How the committed pipeline state differs from the workspace's.
+
+    CI runs `dvc repro` before `govern`, after which `dvc status` is clean whatever the PR
+    committed. So compare HEAD's dvc.lock with the workspace's: a stage whose recorded
+    deps or params changed, or a git-tracked pipeline output (metrics, model card) that
+    differs from HEAD, means the committed results did not come from the committed code,
+    params and data. Model binaries (DVC-cached outputs) are not compared: retraining
+    may change their bytes without changing what they compute.
+    """
+    repo = Repo(root)
+    if repo.head_commit() is None or not (root / "dvc.yaml").is_file():
+        return ()
+    committed = _lock_stages(repo.read_at("HEAD", "dvc.lock"), "dvc.lock@HEAD")
+    current = _lock_stages(repo.read_at(None, "dvc.lock"), "dvc.lock")
+    if committed is None:
+        return ("dvc.lock is not committed",) if current is not None else ()
+    problems = []
+    for name, stage in (current or {}).items():
+        before = committed.get(name)
+        if before is None:
+            problems.append(f"stage {name} is not in the committed dvc.lock")
+            continue
+        changed = sorted(
+            path
+            for path in set(_deps(stage)) | set(_deps(before))
+            if _deps(stage).get(path) != _deps(before).get(path)
+        )
+        if isinstance(stage, dict) and isinstance(before, dict):
+            if stage.get("params") != before.get("params"):
+                changed.append("params")
+        if changed:
+            problems.append(
+                f"stage {name} ran on other inputs than committed ({', '.join(changed)})"
+            )
+    outputs = {path for stage in (current or {}).values() for path in _outs(stage)}
+    modified = git("diff", "--name-only", "-z", "HEAD", "--", *sorted(outputs), cwd=root)
+    for path in sorted(p for p in modified.split("\0") if p):
+        problems.append(f"{path} differs from the commit")
+    return tuple(problems)
+
+
 def gather_data(policy: Policy, root: Path, *, check_status: bool) -> DataFacts | None:
     if policy.data is None:
         return None
     files = git_files(root)
     status = None
+    drift: tuple[str, ...] = ()
     if policy.data.require_clean_dvc_status and check_status:
         status = dvc_status(root)
-    return DataFacts(git_files=files, dvc_files=dvc_files(root, files), dvc_status=status)
+        drift = committed_lock_drift(root)
+    return DataFacts(
+        git_files=files, dvc_files=dvc_files(root, files), dvc_status=status, lock_drift=drift
+    )
 
 
 # --------------------------------------------------------------------------- change control
