@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -510,6 +511,13 @@ def test_markdown_puts_failures_first_and_counts() -> None:
     assert lines[4:6] == ["| | Rule | Subject | Details |", "|---|---|---|---|"]
     assert lines[6].startswith("| ❌ | `metric.min` | acc | acc 0.8 < min 0.9 |")
     assert lines[-1].startswith("| ✅ | `metric.present` | acc |")
+
+
+def test_json_output_has_no_nan() -> None:
+    results = evaluate(policy(ACC), GovernanceFacts(metrics=metrics({"acc": math.nan})))
+    text = json.dumps(to_json(results, policy_file="p", base_label=None), allow_nan=False)
+    assert '"value": "nan"' in text
+    assert results[0].detail == "metric 'acc' in reports/metrics.json is not finite (nan)"
 
 
 def test_json_output() -> None:

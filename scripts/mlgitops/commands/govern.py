@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     markdown = render_markdown(outcome.results, policy_file=args.policy, base_label=base_label)
     if args.format == "json":
         text = json.dumps(
-            to_json(outcome.results, policy_file=args.policy, base_label=base_label), indent=2
+            to_json(outcome.results, policy_file=args.policy, base_label=base_label),
+            indent=2,
+            allow_nan=False,
         )
     else:
         text = markdown

@@ -206,10 +206,10 @@ def _metric_rules(policy: Policy, facts: MetricsFacts) -> list[RuleResult]:
     for name, rule in policy.metrics.items():
         value = None if facts.head is None else facts.head.get(name)
         if not is_number(value):
-            why = facts.problem if facts.head is None else f"is {_describe_invalid(value)}"
-            message = f"metric '{name}' in {facts.file} {why}"
             if facts.head is None:
                 message = f"cannot read {facts.file}: {facts.problem}"
+            else:
+                message = f"metric '{name}' in {facts.file} is {_describe_invalid(value)}"
             results.append(
                 RuleResult(
                     "metric.present",
@@ -984,6 +984,13 @@ def render_markdown(
     return "\n".join(lines) + "\n"
 
 
+def _json_value(value: Value) -> Value:
+    """NaN and Inf are not JSON: show them as strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
 def to_json(
     results: Sequence[RuleResult], *, policy_file: str, base_label: str | None
 ) -> dict[str, Any]:
@@ -999,7 +1006,7 @@ def to_json(
                 "subject": r.subject,
                 "status": r.status.value,
                 "detail": r.detail,
-                "numbers": dict(r.numbers),
+                "numbers": {key: _json_value(value) for key, value in r.numbers.items()},
                 "findings": [
                     {
                         "message": f.message,
