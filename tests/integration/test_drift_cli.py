@@ -7,6 +7,7 @@ tagged `churn-model@v1.0.0`; commit 2 replaces the data with a shifted sample.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -46,6 +47,15 @@ def sample(seed: int, shift: float, categories: list[str]) -> pd.DataFrame:
     )
 
 
+HOSTILE_PATH = "data/hostile.csv"
+HOSTILE_NAMES = ["@octocat", "a|b", "<img src=x onerror=alert(1)>", "line\nbreak", "#1"]
+
+
+def hostile_frame(shift: float) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    return pd.DataFrame({name: rng.normal(shift, 1.0, 200) for name in HOSTILE_NAMES})
+
+
 @pytest.fixture(scope="module")
 def dvc_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("drift")
@@ -65,6 +75,7 @@ def dvc_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         encoding="utf-8",
     )
     sh("dvc", "add", "-q", DATA, cwd=repo)
+    hostile_frame(0.0).to_csv(repo / HOSTILE_PATH, index=False)  # git-tracked, not DVC
     sh("git", "add", "-A", cwd=repo)
     sh("git", "commit", "-q", "-m", "data v1", cwd=repo)
     sh("git", "tag", "-a", TAG, "-m", "Registered churn-model v1.0.0", cwd=repo)
@@ -174,8 +185,8 @@ def test_policy_thresholds_change_the_verdict(in_repo: Path, tmp_path: Path) -> 
     assert drift("--reference", TAG, "--current", DATA, "--policy", str(lenient)) == EXIT_OK
 
 
-def write(path: Path, text: str) -> str:
-    path.write_text(text, encoding="utf-8")
+def write(path: Path, text: str, encoding: str = "utf-8") -> str:
+    path.write_text(text, encoding=encoding)
     return str(path)
 
 
@@ -210,6 +221,14 @@ def write(path: Path, text: str) -> str:
             "p.yaml:4 (key 'drift.psi_max'): 'psi_max' must be between",
         ),
         (lambda t: ["--reference", TAG, "--current", DATA, "--open-issue"], "GITHUB_TOKEN"),
+        (
+            lambda t: ["--reference", TAG, "--current", DATA, "--output", str(t / "no/dir/r.md")],
+            "cannot write the report",
+        ),
+        (
+            lambda t: ["--reference", TAG, "--current", write(t / "l.csv", "é\n1\n", "latin-1")],
+            "not UTF-8 text",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(
@@ -282,6 +301,23 @@ def test_drift_opens_one_issue_then_updates_it(
     calls = [(r.method, r.path) for r in hub.requests]
     assert [m for m, _ in calls].count("POST") == 0
     assert len(calls) <= 3, calls
+
+
+def test_hostile_column_names_stay_inert_in_the_issue(
+    in_repo: Path, hub: LocalHub, tmp_path: Path
+) -> None:
+    current = tmp_path / "hostile.csv"
+    hostile_frame(2.0).to_csv(current, index=False)
+    args = ["--reference", TAG, "--reference-path", HOSTILE_PATH, "--current", str(current)]
+    assert drift(*args, "--open-issue") == EXIT_GATE_FAILED
+    (issue,) = hub.issues(REPO_NAME)
+    body = issue["body"]
+    outside_code = re.sub(r"(`+).*?\1", "", body)
+    for live in ("@octocat", "<img", "#1 ", "line\nbreak"):
+        assert live not in outside_code
+    rows = [line for line in body.splitlines() if line.startswith("| `")]
+    assert len(rows) == len(HOSTILE_NAMES)
+    assert "| `a\\|b` |" in body
 
 
 def test_no_drift_makes_no_api_calls(in_repo: Path, hub: LocalHub) -> None:

@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mlgitops.errors import EXIT_GATE_FAILED, EXIT_OK, UsageError
+from mlgitops.errors import EXIT_GATE_FAILED, EXIT_OK, InputError, Location, UsageError
 from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
 
 # pandas and scipy are imported by `run` only: every other command starts without them.
@@ -113,7 +113,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = markdown
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise InputError(
+                f"cannot write the report: {error.strerror}", location=Location(args.output)
+            ) from None
     else:
         print(text, end="")
     append_step_summary(settings, markdown)
