@@ -1,32 +1,41 @@
 #!/usr/bin/env bash
-# Create the mlgitops virtual environment from the hashed lock file, then install
+# Create the mlgitops virtual environment from the hashed lock files, then install
 # mlgitops itself (no dependencies) from the checkout of this action's ref.
 #
-# The environment lives in the runner's tool cache, keyed by the lock file's
-# hash: a GitHub-hosted runner starts empty every job; a self-hosted runner reuses
-# it across jobs. mlgitops itself is reinstalled every time (a second or two), so a
-# reused environment never runs bots from another ref.
+# pip (of the runner's Python) fetches uv, hash-checked, into a temporary folder; uv
+# creates the environment and installs the build tools and every dependency,
+# hash-checked, several times faster than pip. Sdists build with the locked
+# setuptools (--no-build-isolation): nothing unpinned is downloaded.
+#
+# The environment lives in the runner's tool cache, keyed by the Python version and
+# the lock files' hash: a GitHub-hosted runner starts empty every job, a self-hosted
+# runner reuses it across jobs. mlgitops itself is reinstalled every time (seconds),
+# so a reused environment never runs the bots of another ref.
 set -euo pipefail
 source_dir="$(cd "${MLGITOPS_SOURCE:?}" && pwd)"
 lock="$source_dir/requirements/actions.txt"
 build_lock="$source_dir/requirements/actions-build.txt"
 python="${MLGITOPS_PYTHON:-python3}"
-key="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-$(cat "$build_lock" "$lock" | sha256sum | cut -c1-16)"
-cache_root="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}"
-venv="$cache_root/mlgitops-venv/$key"
+python_version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+key="$python_version-$(cat "$build_lock" "$lock" | sha256sum | cut -c1-16)"
+venv="${RUNNER_TOOL_CACHE:-${RUNNER_TEMP:-/tmp}}/mlgitops-venv/$key"
 if [ ! -f "$venv/.complete" ]; then
   rm -rf "$venv"
-  "$python" -m venv "$venv"
-  pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps)
-  "${pip[@]}" -r "$build_lock"
-  "${pip[@]}" --no-build-isolation -r "$lock"
+  bootstrap="$(mktemp -d)"
+  trap 'rm -rf "$bootstrap"' EXIT
+  "$python" -m pip install --quiet --disable-pip-version-check --no-input \
+    --require-hashes --no-deps --target "$bootstrap" -r "$build_lock"
+  uv=("$bootstrap/bin/uv" pip install --quiet --python "$venv/bin/python")
+  "$bootstrap/bin/uv" venv --quiet --python "$python" "$venv"
+  "${uv[@]}" --require-hashes --no-deps -r "$build_lock"
+  "${uv[@]}" --require-hashes --no-deps --no-build-isolation -r "$lock"
   touch "$venv/.complete"
 else
   echo "Reusing the locked environment $venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-  --no-deps --no-build-isolation --force-reinstall "$source_dir"
-"$venv/bin/python" -m pip check
+"$venv/bin/uv" pip install --quiet --python "$venv/bin/python" \
+  --no-deps --no-build-isolation --reinstall "$source_dir"
+"$venv/bin/uv" pip check --quiet --python "$venv/bin/python"
 echo "$venv/bin" >> "$GITHUB_PATH"
 {
   echo "DVC_NO_ANALYTICS=1"
