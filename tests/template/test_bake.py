@@ -10,12 +10,15 @@ import ast
 import itertools
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers.baking import bake, write_small_csv
+from cookiecutter.main import cookiecutter
+from helpers.baking import TEMPLATE, bake, write_small_csv
 
 # Every file of a baked repository, for every combination. `{pkg}` is the package name.
 # Add new template files here (one literal set, sorted).
@@ -157,3 +160,33 @@ def test_bake_combination(tmp_path: Path, combination: dict[str, str]) -> None:
         assert (repo / "data/raw/data.csv").read_bytes() == source
         assert dataset["target"] == context["target_column"]
         assert dataset["license"] == "NOASSERTION"
+
+
+@pytest.mark.slow
+def test_root_config_points_cookiecutter_at_the_template(tmp_path: Path) -> None:
+    """`cookiecutter <this repo>` follows the nested "templates" config at the root."""
+    root = TEMPLATE.parent
+    config = json.loads((root / "cookiecutter.json").read_text(encoding="utf-8"))
+    assert [entry["path"] for entry in config["templates"].values()] == ["./template"]
+    repo = Path(cookiecutter(str(root), no_input=True, output_dir=str(tmp_path)))
+    assert repo_files(repo) == expected_files("breast_cancer_classifier", {})
+
+
+@pytest.mark.slow
+def test_cruft_create_with_directory_works(tmp_path: Path) -> None:
+    """`cruft create --directory template <repo>` (the committed template) bakes and records it."""
+    cruft = str(Path(sys.executable).parent / "cruft")
+    root = TEMPLATE.parent
+    result = subprocess.run(
+        [cruft, "create", "--no-input", "--directory", "template", str(root)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    repo = tmp_path / "breast-cancer-classifier"
+    recorded = json.loads((repo / ".cruft.json").read_text(encoding="utf-8"))
+    assert recorded["directory"] == "template"
+    assert (repo / "data/raw/data.csv").is_file()
+    assert not (repo / "data/raw/breast_cancer.csv").exists()
