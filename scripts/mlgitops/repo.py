@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from mlgitops.core.chart import PlotData
 from mlgitops.errors import InputError, Location, ToolError
 from mlgitops.proc import git, run
 
@@ -305,6 +306,44 @@ class Repo:
             for name, value in values.items():
                 merged[f"{path}:{name}" if name in merged and len(chosen) > 1 else name] = value
         return merged or None
+
+    def plots(self, revs: Sequence[str | None]) -> dict[str | None, dict[str, PlotData]]:
+        """DVC plot data of each of `revs` (None: working tree), in one DVC pass.
+
+        Keys are the revs as given; each maps plot file → its properties (template, x,
+        y, title from the plot definitions) and rows.
+        """
+        from dvc.exceptions import DvcException
+        from dvc.repo import Repo as DvcRepo
+
+        commits = {rev: self._cache_key(rev) for rev in revs}
+        wanted = sorted({c or "workspace" for c in commits.values()})  # DVC's name for it
+        try:
+            with DvcRepo(str(self.root)) as dvc_repo:
+                shown = dvc_repo.plots.show(revs=wanted)
+        except DvcException as error:
+            raise ToolError(f"DVC could not read plots: {error}") from error
+        result: dict[str | None, dict[str, PlotData]] = {}
+        for rev, commit in commits.items():
+            entry = shown.get(commit or "workspace") or {}
+            props: dict[str, Any] = {}
+            for dvcfile in (entry.get("definitions", {}).get("data") or {}).values():
+                for path, definition in (dvcfile.get("data") or {}).items():
+                    if isinstance(definition, dict):  # top-level and stage definitions merge
+                        props.setdefault(path, {}).update(definition)
+            plots: dict[str, PlotData] = {}
+            for path, source in (entry.get("sources", {}).get("data") or {}).items():
+                if not isinstance(source, dict):
+                    continue
+                rows = source.get("data")
+                declared = props.get(path) or source.get("props") or {}
+                plots[path] = PlotData(
+                    path,
+                    declared if isinstance(declared, dict) else {},
+                    rows if isinstance(rows, list) else None,
+                )
+            result[rev] = plots
+        return result
 
     def params(self, rev: str | None) -> dict[str, Any] | None:
         """DVC params at `rev` (None: working tree), all files merged; None when none."""

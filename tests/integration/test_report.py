@@ -346,6 +346,12 @@ def test_baked_repo_report_matches_dvc_metrics_diff(baked_pr: Path) -> None:
     assert {"name": "train.random_forest.max_depth", "base": 8, "head": 2, "change": "changed"} in (
         data["params"]
     )
+    plots = {plot["path"]: plot for plot in data["plots"]}
+    confusion = plots["reports/plots/confusion.csv"]
+    assert confusion["template"] == "confusion" and confusion["change"] == "changed"
+    test_rows = len((baked_pr / "reports/plots/confusion.csv").read_text().splitlines()) - 1
+    assert sum(cell["head"] for cell in confusion["confusion"]) == test_rows
+    assert sum(cell["base"] for cell in confusion["confusion"]) == test_rows
 
 
 @pytest.mark.slow

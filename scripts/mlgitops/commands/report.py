@@ -48,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"promoted versions in the history chart (default: {DEFAULT_HISTORY})",
     )
     parser.add_argument(
+        "--no-plots",
+        dest="plots",
+        action="store_false",
+        help="leave out the plots section (saves reading plot data with DVC)",
+    )
+    parser.add_argument(
         "-C", "--repo", type=Path, default=Path("."), help="repository (default: current folder)"
     )
     parser.set_defaults(handler=run)
@@ -57,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
     """Write the report; exit 0 (the report informs, `mlgitops govern` gates)."""
     repo = Repo.find(args.repo)
     request = ReportRequest(
-        base=args.base, head=args.head, policy=args.policy, history=max(args.history, 0)
+        base=args.base,
+        head=args.head,
+        policy=args.policy,
+        history=max(args.history, 0),
+        plots=args.plots,
     )
     report = build_report(repo, request)
     if args.format == "json":

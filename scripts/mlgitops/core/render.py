@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlgitops.core.chart import MAX_MATRIX_LABELS, PlotChange, matrix_labels
 from mlgitops.core.diff import Change, MetricDelta, ParamChange, count_changes
 from mlgitops.core.metrics import MetricValue, json_safe, metric_value
 
@@ -70,6 +71,8 @@ class Report:
     params: tuple[ParamChange, ...] = ()
     params_base: Revision | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)  # markdown, like ModelReport.note
+    plots: tuple[PlotChange, ...] = ()
+    plots_base: Revision | None = None
 
 
 # ----------------------------------------------------------------------------- escaping
@@ -298,6 +301,52 @@ def _param_value(value: Any) -> str:
     return "—" if value is None else code(_raw_text(value) if not isinstance(value, str) else value)
 
 
+def _matrix_section(plot: PlotChange) -> list[str]:
+    labels = matrix_labels(plot.matrix_base, plot.matrix_head)
+    if plot.matrix_head is None or not labels or len(labels) > MAX_MATRIX_LABELS:
+        return []
+    head, base = plot.matrix_head, plot.matrix_base
+    lines = [
+        f"Confusion matrix {code(plot.path)} at head"
+        + (" (change vs base)" if base is not None else "")
+        + ": rows are actual, columns predicted classes.",
+        "",
+        "| actual \\ predicted | " + " | ".join(code(label) for label in labels) + " |",
+        "|---|" + "--:|" * len(labels),
+    ]
+    for actual in labels:
+        cells = []
+        for predicted in labels:
+            count = head.get((actual, predicted), 0)
+            cell = str(count)
+            if base is not None:
+                delta = count - base.get((actual, predicted), 0)
+                if delta:
+                    cell += f" ({delta:+d})"
+            cells.append(cell)
+        lines.append(f"| {code(actual)} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _plots_section(report: Report) -> list[str]:
+    if not report.plots:
+        return []
+    base = f" vs {_revision_text(report.plots_base)}" if report.plots_base else ""
+    lines = [f"### Plots{base}", "", "| Plot | Title | |", "|---|---|---|"]
+    for plot in report.plots:
+        title = code(plot.title) if plot.title else ""
+        lines.append(f"| {code(plot.path)} | {title} | {plot.status} |")
+    lines.append("")
+    for plot in report.plots:
+        lines += _matrix_section(plot)
+    if report.plots_base and report.plots_base.sha:
+        lines += [
+            f"All plots, base and head together: `dvc plots diff {report.plots_base.sha[:12]}`",
+            "",
+        ]
+    return lines
+
+
 def render_report(report: Report, *, title: str = "Model metrics") -> str:
     """The report as GitHub-flavoured markdown (for the sticky comment and job summary)."""
     lines = [
@@ -326,7 +375,8 @@ def render_report(report: Report, *, title: str = "Model metrics") -> str:
         lines.append("")
     else:
         lines += ["No params changed.", ""]
-    lines.append("<sub>Metrics and params read with DVC by `mlgitops report`.</sub>")
+    lines += _plots_section(report)
+    lines.append("<sub>Metrics, params and plots read with DVC by `mlgitops report`.</sub>")
     return "\n".join(lines) + "\n"
 
 
@@ -341,6 +391,23 @@ def _revision_json(revision: Revision | None) -> Any:
     if revision is None:
         return None
     return {"label": revision.label, "sha": revision.sha, "kind": revision.kind}
+
+
+def _matrix_json(plot: PlotChange) -> list[dict[str, Any]] | None:
+    if plot.matrix_head is None and plot.matrix_base is None:
+        return None
+    labels = matrix_labels(plot.matrix_base, plot.matrix_head)
+    return [
+        {
+            "actual": actual,
+            "predicted": predicted,
+            "base": None if plot.matrix_base is None else plot.matrix_base.get(pair, 0),
+            "head": None if plot.matrix_head is None else plot.matrix_head.get(pair, 0),
+        }
+        for actual in labels
+        for predicted in labels
+        for pair in [(actual, predicted)]
+    ]
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
@@ -376,6 +443,17 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 ],
             }
             for model in report.models
+        ],
+        "plots_base": _revision_json(report.plots_base),
+        "plots": [
+            {
+                "path": plot.path,
+                "title": plot.title,
+                "template": plot.template,
+                "change": plot.status,
+                "confusion": _matrix_json(plot),
+            }
+            for plot in report.plots
         ],
         "params_base": _revision_json(report.params_base),
         "params": [

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgitops.core.chart import PlotChange, compare_plots
 from mlgitops.core.diff import Directions, diff_metrics, diff_params
 from mlgitops.core.render import HistoryPoint, ModelReport, Report, Revision, code
 from mlgitops.errors import InputError
@@ -31,6 +32,7 @@ class ReportRequest:
     head: str | None = None  # None: the working tree (after `dvc repro`)
     policy: Path | None = None  # default governance/policy.yaml when present
     history: int = DEFAULT_HISTORY
+    plots: bool = True  # which plot data changed; confusion matrices as tables
 
 
 @dataclass(frozen=True)
@@ -195,4 +197,13 @@ def build_report(repo: Repo, request: ReportRequest) -> Report:
         base_params = repo.params(fallback_rev.sha)
         params_base = fallback_rev if base_params is not None else None
     params = tuple(diff_params(base_params, head_params)) if params_base else ()
-    return Report(head, base, tuple(models), params, params_base, tuple(notes))
+
+    plots: tuple[PlotChange, ...] = ()
+    plots_base = params_base
+    if request.plots:
+        base_rev = plots_base.sha if plots_base else None
+        plot_data = repo.plots([head_rev, base_rev] if base_rev else [head_rev])
+        plots = tuple(
+            compare_plots(plot_data.get(base_rev) if base_rev else None, plot_data[head_rev])
+        )
+    return Report(head, base, tuple(models), params, params_base, tuple(notes), plots, plots_base)
