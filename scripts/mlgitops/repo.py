@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from mlgitops.core import tags
 from mlgitops.core.chart import PlotData
 from mlgitops.errors import InputError, Location, ToolError
 from mlgitops.proc import git, run
@@ -46,33 +47,6 @@ class PromotedVersion:
     tag: str
     version: str
     sha: str
-
-
-_VERSION_TAG = re.compile(
-    r"^(?P<model>.+)@(?P<version>v(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\."
-    r"(?P<patch>0|[1-9]\d*)(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?)$"
-)
-
-
-def _parse_version_tag(tag: str) -> tuple[str, str, tuple[Any, ...]] | None:
-    """(model, 'vX.Y.Z', sort key) of a version-registering tag, else None.
-
-    Uses the registry's grammar (`mlgitops.core.tags`) when present; the fallback
-    understands `<model>@vX.Y.Z[-pre][+build]` only.
-    """
-    try:
-        from mlgitops.core import tags
-    except ImportError:  # only before core.tags exists
-        match = _VERSION_TAG.match(tag)
-        if not match:
-            return None
-        pre = match["pre"]
-        key = (int(match["major"]), int(match["minor"]), int(match["patch"]), pre is None, pre)
-        return match["model"], match["version"], key
-    parsed = tags.parse_tag(tag)
-    if parsed is None or parsed.version is None or parsed.action is not tags.TagAction.REGISTER:
-        return None
-    return parsed.artifact, str(parsed.version), tuple(parsed.version.precedence())
 
 
 class Repo:
@@ -185,18 +159,19 @@ class Repo:
             f"refs/tags/{model}@v*",
         )
         versions: dict[str, PromotedVersion] = {}
-        deregistered = set()
+        deregistered: set[str] = set()
         for line in out.splitlines():
             tag, peeled, own = line.split("\0")
-            if tag.endswith("!") or "!#" in tag:
-                deregistered.add(tag.split("!")[0])
+            parsed = tags.parse_tag(tag)
+            if parsed is None or parsed.artifact != model or parsed.version is None:
                 continue
-            parsed = _parse_version_tag(tag)
-            if parsed is None or parsed[0] != model:
-                continue
-            _, version, key = parsed
-            versions[tag] = PromotedVersion(key, tag, version, peeled or own)
-        return sorted(v for t, v in versions.items() if t not in deregistered)
+            version = str(parsed.version)
+            if parsed.action is tags.TagAction.DEREGISTER:
+                deregistered.add(version)
+            elif parsed.action is tags.TagAction.REGISTER and version not in versions:
+                key = tuple(parsed.version.precedence())
+                versions[version] = PromotedVersion(key, tag, version, peeled or own)
+        return sorted(v for name, v in versions.items() if name not in deregistered)
 
     # ------------------------------------------------------------------ dvc
     def artifacts(self, rev: str | None) -> list[Artifact]:
