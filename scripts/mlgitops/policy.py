@@ -387,6 +387,15 @@ def _translate(document: YamlDocument, error: ValidationError) -> list[InputErro
     if custom:
         return [InputError(str(custom), location=document.location(*path))]
     kind = error.validator
+    if "propertyNames" in error.schema_path and isinstance(error.instance, str):
+        pattern = error.validator_value if kind == "pattern" else None
+        rule = f": names must match {pattern}" if pattern else ""
+        return [
+            InputError(
+                f"invalid key {json.dumps(error.instance)}{rule}",
+                location=document.location(*path, error.instance),
+            )
+        ]
     if kind == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted(error.schema.get("properties", {}))
         extras = [key for key in error.instance if key not in allowed]

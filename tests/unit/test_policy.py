@@ -171,6 +171,12 @@ BAD_INPUTS = [
         'policy.yaml:3 (key \'release.default_bump\'): must be one of "major", "minor",'
         ' "patch", got string "huge"',
     ),
+    (
+        "bad metric name",
+        'version: 1\nmetrics:\n  "bad name!": {higher_is_better: true}\n',
+        "policy.yaml:3 (key 'metrics.bad name!'): invalid key \"bad name!\": names must match"
+        " ^[A-Za-z_][A-Za-z0-9_.\\-]*$",
+    ),
     ("empty file", "", "policy.yaml: file is empty"),
     ("only a comment", "# nothing here\n", "policy.yaml: file is empty"),
     (
