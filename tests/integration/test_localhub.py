@@ -65,7 +65,8 @@ def test_user_and_auth(hub: LocalHub) -> None:
     for name in ("Limit", "Remaining", "Reset", "Used", "Resource"):
         assert f"X-RateLimit-{name}" in headers
     assert int(headers["X-RateLimit-Remaining"]) == 4999
-    assert call(hub, "GET", "/user", token="wrong")[0] == 401
+    status, headers, _ = call(hub, "GET", "/user", token="wrong")
+    assert status == 401 and "X-RateLimit-Remaining" in headers
     assert call(hub, "GET", "/user", token="wrong")[2]["message"] == "Bad credentials"
     assert (
         call(hub, "POST", f"/repos/{REPO}/issues/7/comments", {"body": "x"}, token=None)[0] == 401

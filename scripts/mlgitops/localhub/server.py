@@ -624,6 +624,8 @@ class LocalHub:
                     out_headers.update(extra)
             except HubError as error:
                 status, body = error.status, error.body()
+                if not out_headers:  # GitHub sends them with a 401 too
+                    out_headers.update(self._rate_headers("anonymous"))
             self._requests.append(RequestRecord(method, path, split.query, status, login))
             return status, out_headers, body
 
