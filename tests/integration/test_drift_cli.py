@@ -6,6 +6,7 @@ tagged `churn-model@v1.0.0`; commit 2 replaces the data with a shifted sample.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -369,3 +370,69 @@ def test_github_failure_is_a_tool_error(
 
 def test_runs_leave_the_repository_clean(dvc_repo: Path) -> None:
     assert sh("git", "status", "--porcelain", cwd=dvc_repo) == ""
+
+
+# --------------------------------------------------------------------------- retraining
+
+
+@pytest.fixture
+def clone(dvc_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private clone with a license in the data's .dvc file, as `mlgitops init` writes."""
+    repo = tmp_path / "clone"
+    sh("git", "clone", "-q", str(dvc_repo), str(repo), cwd=tmp_path)
+    dvc_file = repo / f"{DATA}.dvc"
+    dvc_file.write_text(
+        dvc_file.read_text(encoding="utf-8") + "meta:\n  license: CC0-1.0\n", encoding="utf-8"
+    )
+    sh("git", "commit", "-q", "-am", "Declare the data license", cwd=repo)
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def test_retrain_branch_commits_the_current_data_as_a_new_version(
+    clone: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "output"))
+    current = tmp_path / "fresh.csv"
+    sample(9, 1.0, ["basic", "pro", "enterprise"]).to_csv(current, index=False)
+    branch = "retrain/churn-model-2026-11-26"
+    args = ["--reference", TAG, "--current", str(current), "--retrain-branch", branch]
+    assert drift(*args) == EXIT_GATE_FAILED
+    assert sh("git", "branch", "--show-current", cwd=clone).strip() == branch
+    assert sh("git", "log", "-1", "--format=%s", cwd=clone).strip() == (
+        f"Retrain churn-model on current data (drift against {TAG})"
+    )
+    changed = sh("git", "diff", "--name-only", "HEAD~1", "HEAD", cwd=clone).split()
+    assert changed == [f"{DATA}.dvc"]
+    dvc_text = (clone / f"{DATA}.dvc").read_text(encoding="utf-8")
+    digest = hashlib.md5(current.read_bytes()).hexdigest()
+    assert f"md5: {digest}" in dvc_text
+    assert "license: CC0-1.0" in dvc_text
+    assert sh("git", "status", "--porcelain", cwd=clone) == ""
+    assert outputs(tmp_path)["retrain-branch"] == branch
+
+
+def test_retrain_branch_is_checked_before_any_work(
+    clone: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    current = tmp_path / "fresh.csv"
+    sample(9, 1.0, ["basic"]).to_csv(current, index=False)
+    args = ["--reference", TAG, "--current", str(current), "--retrain-branch"]
+    assert drift(*args, "main") == EXIT_BAD_INPUT
+    assert "branch 'main' already exists" in capsys.readouterr().err
+    assert drift(*args, "bad..name") == EXIT_BAD_INPUT
+    assert "not a valid branch name" in capsys.readouterr().err
+    (clone / "governance/policy.yaml").write_text("version: 1\nmetrics: {}\n")
+    assert drift(*args, "retrain/x") == EXIT_BAD_INPUT
+    assert "uncommitted changes" in capsys.readouterr().err
+    sh("git", "checkout", "--", "governance/policy.yaml", cwd=clone)
+    assert drift(*args[:3], DATA, "--retrain-branch", "retrain/x") == EXIT_BAD_INPUT
+    assert "needs --current to be a CSV file on disk" in capsys.readouterr().err
+    assert sh("git", "branch", "--list", "retrain/*", cwd=clone) == ""
+
+
+def test_no_drift_no_retrain_branch(clone: Path, dvc_repo: Path) -> None:
+    same = str(dvc_repo.parent / "same.csv")
+    args = ["--reference", TAG, "--current", same, "--retrain-branch", "retrain/x"]
+    assert drift(*args) == EXIT_OK
+    assert sh("git", "branch", "--list", "retrain/*", cwd=clone) == ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from mlgitops.errors import EXIT_GATE_FAILED, EXIT_OK, InputError, Location, UsageError
@@ -75,6 +76,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="open or update a GitHub issue when drift exceeds the policy",
     )
     parser.add_argument(
+        "--retrain-branch",
+        metavar="BRANCH",
+        help="on drift, commit the current CSV as the new version of the reference data "
+        "file (dvc add) on this new branch, for a retraining pull request",
+    )
+    parser.add_argument(
         "--repo", default=".", metavar="DIR", help="the repository (default: current directory)"
     )
     parser.set_defaults(handler=run)
@@ -98,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         policy = service.load_drift_policy(Path(args.policy), required=True)
     else:
         policy = service.load_drift_policy(repo / DEFAULT_POLICY_PATH)
+    if args.retrain_branch:
+        service.check_retraining(repo, (cwd / args.current).resolve(), args.retrain_branch)
     outcome = service.run_drift(
         repo,
         args.reference,
@@ -131,4 +140,20 @@ def run(args: argparse.Namespace) -> int:
             run_url = f"{settings.server_url}/{settings.repository}/actions/runs/{settings.run_id}"
         issue, _created = service.publish_issue(connect(settings), outcome, run_url)
         set_output(settings, "issue-number", str(issue.number))
+    if args.retrain_branch and outcome.report.drifted:
+        subject = outcome.model or "the model"
+        commit = service.prepare_retraining(
+            repo,
+            (cwd / args.current).resolve(),
+            args.reference_path,
+            args.retrain_branch,
+            message=f"Retrain {subject} on current data (drift against {args.reference})",
+        )
+        set_output(settings, "retrain-branch", args.retrain_branch)
+        print(
+            f"mlgitops: committed the current data on branch '{args.retrain_branch}' "
+            f"({commit[:12]}); publish it with 'dvc push' and "
+            f"'git push origin {args.retrain_branch}', then open the pull request",
+            file=sys.stderr,
+        )
     return EXIT_GATE_FAILED if outcome.report.drifted else EXIT_OK

@@ -13,14 +13,15 @@ on later runs, edited in place: it is found by a hidden marker in its body (and 
 policy's issue label), never created twice while it is open. When a run finds no
 drift, an open issue is left as it is: closing it is a person's decision.
 
-Retraining pull request (not automated here): the scheduled workflow that runs
-`mlgitops drift --open-issue` can follow a failing run (exit code 1) with a job that
-bumps the data version and opens a PR: `dvc import-url`/`dvc update` or a new
-`dvc add` of the refreshed data on a branch `retrain/<model>-<date>`, `dvc repro`,
-`dvc push`, commit `data/raw/data.csv.dvc` and `dvc.lock`, push the branch and open
-the PR with `gh pr create --label retrain`, linking the drift issue ("Refs #N", the
-number is the step output `issue-number`). The PR then goes through the usual metric
-report and governance gates before a new version can be promoted.
+Retraining pull request: with `--retrain-branch NAME`, a run that finds drift also
+bumps the data version on a new local branch (`prepare_retraining`): the current CSV
+replaces the reference data file, `dvc add` records its new hash in the `.dvc` file
+(its `meta:` such as the license is kept), and that is committed. Publishing is left
+to the scheduled workflow, which has the credentials: `dvc push`, `git push origin
+NAME`, then `gh pr create --head NAME --label retrain` with "Refs #N" (the step
+outputs `retrain-branch` and `issue-number`). The pull request then retrains through
+the usual PR pipeline, metric report and governance gates before a new version can be
+promoted.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +46,7 @@ from mlgitops.core.drift_report import (
 )
 from mlgitops.core.tags import parse_tag
 from mlgitops.errors import InputError, Location, ToolError
-from mlgitops.proc import git, run
+from mlgitops.proc import dvc, git, run
 
 DEFAULT_POLICY_PATH = "governance/policy.yaml"
 DEFAULT_DATA_PATH = "data/raw/data.csv"
@@ -375,3 +377,56 @@ def publish_issue(host: IssueHost, run: DriftRun, run_url: str | None = None) ->
     if existing is not None:
         return host.edit_issue(existing.number, body), False
     return host.create_issue(issue_title(run.model, run.report), body, [label]), True
+
+
+# --------------------------------------------------------------------------- retraining
+
+
+def check_retraining(repo: Path, current_file: Path, branch: str) -> None:
+    """Refuse, before any work, what `prepare_retraining` could not do safely.
+
+    An invalid or existing branch, uncommitted changes to tracked files (they would be
+    carried onto the branch) or current data that is not a file on disk.
+    """
+    if run(["git", "check-ref-format", "--branch", branch], repo, check=False).returncode:
+        raise InputError(f"'{branch}' is not a valid branch name")
+    if git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", cwd=repo, check=False):
+        raise InputError(
+            f"branch '{branch}' already exists", hint="pick a new name, e.g. with the date"
+        )
+    if git("status", "--porcelain", "--untracked-files=no", cwd=repo):
+        raise InputError(
+            "the work tree has uncommitted changes; commit or discard them first",
+            location=Location(str(repo)),
+        )
+    if not current_file.is_file():
+        raise InputError(
+            "a retraining branch needs --current to be a CSV file on disk",
+            location=Location(str(current_file)),
+        )
+
+
+def prepare_retraining(
+    repo: Path, current_file: Path, data_path: str, branch: str, *, message: str
+) -> str:
+    """Commit `current_file` as the new version of `data_path` on a new branch.
+
+    Returns the new commit. The `.dvc` file keeps its `meta:` (license, source); the data
+    itself goes to the DVC cache, to be pushed by the caller.
+    """
+    check_retraining(repo, current_file, branch)
+    target = repo / data_path
+    git("switch", "--quiet", "--create", branch, cwd=repo)
+    if not target.exists() or not target.samefile(current_file):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(current_file, target)
+    dvc("add", "--quiet", data_path, cwd=repo)
+    git("add", f"{data_path}.dvc", cwd=repo)
+    if not git("diff", "--cached", "--name-only", cwd=repo):
+        git("switch", "--quiet", "-", cwd=repo)
+        git("branch", "--quiet", "-D", branch, cwd=repo)
+        raise InputError(
+            f"the current data is identical to the committed '{data_path}': nothing to retrain on"
+        )
+    git("commit", "--quiet", "-m", message, cwd=repo)
+    return git("rev-parse", "HEAD", cwd=repo)
