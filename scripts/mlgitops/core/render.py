@@ -151,7 +151,10 @@ def _delta_cells(delta: MetricDelta) -> tuple[str, str]:
     absolute = "0" if delta.absolute == 0 else f"{'+' if delta.absolute > 0 else ''}"
     if delta.absolute != 0:
         absolute += format_number(delta.absolute)
-    relative = "" if delta.relative is None else f"{delta.relative * 100:+.2f} %"
+    if delta.relative is None:
+        relative = ""
+    else:
+        relative = "0 %" if delta.relative == 0 else f"{delta.relative * 100:+.2f} %"
     return absolute, relative
 
 
