@@ -207,6 +207,7 @@ def test_markdown_lists_every_rule_with_numbers(
     assert "| ✅ | `metric.min` | accuracy | accuracy 0.9 >= min 0.8 |" in out
     assert "| ✅ | `fairness.gap` | accuracy by sex | gap 0.05 <= max_gap 0.1" in out
     assert out.count("\n| ") == 19  # header + 18 rules
+    assert "<details><summary>18 passed</summary>" in out
 
 
 def test_without_base_regression_and_approval_are_skipped(

@@ -510,7 +510,31 @@ def test_markdown_puts_failures_first_and_counts() -> None:
     assert lines[2] == "Policy `governance/policy.yaml` · base `main (abc1234)`"
     assert lines[4:6] == ["| | Rule | Subject | Details |", "|---|---|---|---|"]
     assert lines[6].startswith("| ❌ | `metric.min` | acc | acc 0.8 < min 0.9 |")
-    assert lines[-1].startswith("| ✅ | `metric.present` | acc |")
+    assert lines[7].startswith("| ❌ | `metric.regression` | acc | acc 0.95 → 0.8 (worse,")
+    assert lines[8:12] == [
+        "",
+        "<details><summary>1 passed</summary>",
+        "",
+        "| | Rule | Subject | Details |",
+    ]
+    assert lines[13] == "| ✅ | `metric.present` | acc | acc = 0.8 |"
+    assert lines[14:] == ["", "</details>"]
+
+
+def test_markdown_when_everything_passes_is_collapsed() -> None:
+    results = evaluate(policy(ACC), GovernanceFacts(metrics=metrics({"acc": 0.95})))
+    text = render_markdown(results, policy_file="p.yaml", base_label=None)
+    assert text == (
+        "### ✅ Governance passed: 2 checks passed, 1 skipped\n\n"
+        "Policy `p.yaml` · base none\n\n"
+        "<details><summary>2 passed, 1 skipped</summary>\n\n"
+        "| | Rule | Subject | Details |\n|---|---|---|---|\n"
+        "| ✅ | `metric.present` | acc | acc = 0.95 |\n"
+        "| ✅ | `metric.min` | acc | acc 0.95 >= min 0.9 |\n"
+        "| ⚪ | `metric.regression` | acc | no base metrics to compare with (first run, or the"
+        " base has no metrics file) |\n\n"
+        "</details>\n"
+    )
 
 
 def test_json_output_has_no_nan() -> None:

@@ -965,23 +965,41 @@ def verdict_line(results: Sequence[RuleResult]) -> str:
     return f"✅ Governance passed: {checked} checks passed{skipped}"
 
 
+_TABLE_HEAD = ["| | Rule | Subject | Details |", "|---|---|---|---|"]
+
+
+def _rows(results: Sequence[RuleResult]) -> list[str]:
+    return [
+        f"| {_STATUS_MARK[r.status]} | `{r.rule}` | {md_text(r.subject)} | {md_text(r.detail)} |"
+        for r in results
+    ]
+
+
 def render_markdown(
     results: Sequence[RuleResult], *, policy_file: str, base_label: str | None
 ) -> str:
-    """The governance section of the PR comment and job summary."""
+    """The governance section of the PR comment and job summary.
+
+    Failed rules come first in an open table; passed and skipped rules, with their
+    numbers, follow in a collapsed `<details>` block, so a long policy stays readable.
+    """
     lines = [f"### {verdict_line(results)}", ""]
     base = f"`{md_text(base_label)}`" if base_label else "none"
     lines += [f"Policy `{md_text(policy_file)}` · base {base}", ""]
-    lines += ["| | Rule | Subject | Details |", "|---|---|---|---|"]
-    ordered = sorted(
-        results, key=lambda r: {Status.FAIL: 0, Status.PASS: 1, Status.SKIP: 2}[r.status]
-    )
-    for result in ordered:
-        lines.append(
-            f"| {_STATUS_MARK[result.status]} | `{result.rule}` | {md_text(result.subject)}"
-            f" | {md_text(result.detail)} |"
+    failed = [r for r in results if r.status is Status.FAIL]
+    others = [r for r in results if r.status is Status.PASS] + [
+        r for r in results if r.status is Status.SKIP
+    ]
+    if failed:
+        lines += [*_TABLE_HEAD, *_rows(failed), ""]
+    if others:
+        tally = counts(results)
+        summary = f"{tally['pass']} passed" + (
+            f", {tally['skip']} skipped" if tally["skip"] else ""
         )
-    return "\n".join(lines) + "\n"
+        lines += [f"<details><summary>{summary}</summary>", ""]
+        lines += [*_TABLE_HEAD, *_rows(others), "", "</details>", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _json_value(value: Value) -> Value:
