@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 
 # The same expressions as gto/constants.py (gto 1.x).
 _NAME = r"[a-zA-Z0-9](?:[a-zA-Z0-9\-/_]*[a-zA-Z0-9])?"
@@ -166,6 +166,7 @@ def format_stage_tag(model: str, stage: str, counter: int, *, unassign: bool = F
     return f"{_artifact_in_tag(model)}#{stage}{cancel}#{counter}"
 
 
+@lru_cache(maxsize=1 << 16)  # results are immutable; history and bump reuse them
 def parse_tag(tag: str) -> ParsedTag | None:
     """Split a GTO tag into its parts; None for any tag that is not one (e.g. `v1.0`)."""
     match = _TAG_RE.match(tag)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from mlgitops.core.tags import ParsedTag, TagAction, Version, format_stage_tag, parse_tag
 
@@ -186,20 +187,28 @@ class StageEvent:
 
 @dataclass
 class ModelHistory:
-    """Versions and stage state of one model, as GTO would compute them from tags."""
+    """Versions and stage state of one model, as GTO would compute them from tags.
+
+    Built once by `build_history`; the stage look-ups are memoised, so do not mutate it.
+    """
 
     model: str
     versions: list[VersionEntry] = field(default_factory=list)
     events: list[StageEvent] = field(default_factory=list)
     next_counter: int = 1
     last_timestamp: int = 0
+    _memo: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False, compare=False)
 
     def version_at(self, commit: str, *, deregistered: bool = False) -> VersionEntry | None:
         """The highest version tagged on `commit` (deregistered ones only if asked)."""
-        found = [
-            v for v in self.versions if v.commit == commit and (deregistered or not v.deregistered)
-        ]
-        return max(found, key=lambda v: v.version) if found else None
+        key = ("at+" if deregistered else "at", commit)
+        if not self._memo.get(("indexed", "")):
+            for entry in self.versions:  # ascending: the highest version wins
+                self._memo[("at+", entry.commit)] = entry
+                if not entry.deregistered:
+                    self._memo[("at", entry.commit)] = entry
+            self._memo[("indexed", "")] = True
+        return self._memo.get(key)
 
     def find(self, version: Version) -> VersionEntry | None:
         for entry in self.versions:
@@ -209,12 +218,15 @@ class ModelHistory:
 
     def active(self, stage: str) -> list[Version]:
         """Versions whose last event in `stage` is an assignment, most recent first."""
-        last: dict[Version, StageEvent] = {}
-        for event in self.events:
-            if event.stage == stage and event.version is not None:
-                last[event.version] = event
-        ordered = sorted(last.values(), key=lambda e: e.counter, reverse=True)
-        return [e.version for e in ordered if e.assigned and e.version is not None]
+        key = ("active", stage)
+        if key not in self._memo:
+            last: dict[Version, StageEvent] = {}
+            for event in self.events:
+                if event.stage == stage and event.version is not None:
+                    last[event.version] = event
+            ordered = sorted(last.values(), key=lambda e: e.counter, reverse=True)
+            self._memo[key] = [e.version for e in ordered if e.assigned and e.version is not None]
+        return list(self._memo[key])
 
     def current(self, stage: str) -> Version | None:
         """The version in `stage`: the most recently assigned one that is still active."""
@@ -230,7 +242,10 @@ class ModelHistory:
 
     def stages_of(self, version: Version) -> list[str]:
         """The stages `version` currently holds."""
-        return [s for s in self.stages() if self.current(s) == version]
+        key = ("holders", "")
+        if key not in self._memo:
+            self._memo[key] = {s: self.current(s) for s in self.stages()}
+        return [s for s, held in self._memo[key].items() if held == version]
 
     def ever_assigned(self, version: Version, stage: str) -> bool:
         return any(e.assigned and e.stage == stage and e.version == version for e in self.events)
