@@ -253,3 +253,31 @@ def test_cli_bad_input_exits_2(
     assert main(["comment", *argv]) == 2
     assert message in capsys.readouterr().err
     assert hub.comments(REPO, PR) == []
+
+
+class RacingHost:
+    """The real host, except that another job of the PR posts its comment first."""
+
+    def __init__(self, host: PyGithubHost, hub: LocalHub) -> None:
+        self._host = host
+        self._hub = hub
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._host, name)
+
+    def create_issue_comment(self, number: int, body: str) -> object:
+        self._hub.add_comment(REPO, number, f"{marker('report')}\nother job", "ml-bot")
+        return self._host.create_issue_comment(number, body)
+
+
+def test_two_jobs_racing_still_leave_one_comment(hub: LocalHub, host: PyGithubHost) -> None:
+    hub.add_comment(REPO, PR, "LGTM", "alice")
+    result = upsert_sticky_comment(RacingHost(host, hub), PR, "this job")  # type: ignore[arg-type]
+    assert result.action == "updated"
+    assert bodies(hub) == [("alice", "LGTM"), ("ml-bot", f"{marker('report')}\nthis job")]
+
+
+def test_first_report_costs_four_calls(hub: LocalHub, host: PyGithubHost) -> None:
+    hub.clear_requests()
+    upsert_sticky_comment(host, PR, "first")
+    assert [r.method for r in hub.requests] == ["GET", "GET", "POST", "GET"]

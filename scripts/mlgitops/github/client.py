@@ -87,6 +87,8 @@ class GitHubHost(Protocol):
 
     def edit_issue_comment(self, comment_id: int, body: str) -> Comment: ...
 
+    def delete_issue_comment(self, comment_id: int) -> None: ...
+
     def pull_requests_for_commit(self, sha: str) -> list[PullRequest]: ...
 
     def get_pull_request(self, number: int) -> PullRequest: ...
@@ -396,6 +398,15 @@ class PyGithubHost:
             return _comment(item)
 
         return self._retrying.call(f"edit comment {comment_id}", edit)
+
+    def delete_issue_comment(self, comment_id: int) -> None:
+        def delete() -> None:
+            try:
+                self._repo.get_issue(1).get_comment(comment_id).delete()
+            except UnknownObjectException:
+                pass  # already gone: a retried DELETE that had worked
+
+        self._retrying.call(f"delete comment {comment_id}", delete)
 
     # ------------------------------------------------------------------ pull requests
     def pull_requests_for_commit(self, sha: str) -> list[PullRequest]:

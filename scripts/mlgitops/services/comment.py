@@ -2,6 +2,8 @@
 
 A typical update costs three API calls when the comment is on the first page of 100:
 GET /user, GET the first page of comments, PATCH the comment (two when nothing changed).
+The first report costs four: the comments are listed again after creating, to undo a
+race between two jobs of the same PR.
 """
 
 from __future__ import annotations
@@ -69,14 +71,22 @@ def compose(body: str, key: str, *, summary_url: str | None = None) -> tuple[str
     return head + cut + notice, True
 
 
-def find_sticky(host: GitHubHost, number: int, key: str) -> Comment | None:
-    """The bot's own comment carrying the marker of `key` (oldest first), else None."""
+def _ours(host: GitHubHost, number: int, key: str, *, first_only: bool) -> list[Comment]:
     login = host.authenticated_login()
     tag = marker(key)
+    found = []
     for comment in host.iter_issue_comments(number):
         if comment.author_login == login and tag in comment.body:
-            return comment
-    return None
+            found.append(comment)
+            if first_only:
+                break
+    return found
+
+
+def find_sticky(host: GitHubHost, number: int, key: str) -> Comment | None:
+    """The bot's own comment carrying the marker of `key` (oldest first), else None."""
+    found = _ours(host, number, key, first_only=True)
+    return found[0] if found else None
 
 
 def upsert_sticky_comment(
@@ -91,7 +101,15 @@ def upsert_sticky_comment(
     text, truncated = compose(body, key, summary_url=summary_url)
     existing = find_sticky(host, number, key)
     if existing is None:
-        return StickyResult(host.create_issue_comment(number, text), "created", truncated)
+        created = host.create_issue_comment(number, text)
+        # Two jobs of one PR racing (no concurrency group) may both create: keep the
+        # oldest, delete the rest, so the PR still ends with one comment per key.
+        ours = _ours(host, number, key, first_only=False)
+        for extra in ours[1:]:
+            host.delete_issue_comment(extra.id)
+        if ours and ours[0].id != created.id:
+            return StickyResult(host.edit_issue_comment(ours[0].id, text), "updated", truncated)
+        return StickyResult(created, "created", truncated)
     if existing.body.replace("\r\n", "\n") == text:
         return StickyResult(existing, "unchanged", truncated)
     return StickyResult(host.edit_issue_comment(existing.id, text), "updated", truncated)
