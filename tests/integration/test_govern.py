@@ -548,6 +548,35 @@ def test_validate_lists_every_problem(
     assert len(annotations) == 5
 
 
+# --------------------------------------------------------------------------- several models
+
+
+def test_each_dvc_artifact_is_governed_with_its_own_metrics_and_card(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "dvc.yaml").write_text(
+        (repo / "dvc.yaml").read_text() + "artifacts:\n"
+        "  churn:\n    path: MODEL_CARD.md\n    type: model\n"
+        "    meta: {metrics: reports/metrics.json, card: MODEL_CARD.md}\n"
+        "  upsell:\n    path: reports/upsell.json\n    type: model\n"
+        "    meta: {metrics: reports/upsell.json, card: UPSELL_CARD.md}\n"
+    )
+    (repo / "reports" / "upsell.json").write_text('{"accuracy": 0.7, "loss": 0.2}')
+    _commit(repo, "a second model")
+    code, report = verdict(capsys, "--no-dvc-status")
+    assert code == 1
+    failures = {(r["rule"], r["subject"]) for r in report["results"] if r["status"] == "fail"}
+    assert failures == {
+        ("metric.min", "upsell: accuracy"),
+        ("model_card.present", "upsell: UPSELL_CARD.md"),
+    }
+    subjects = {r["subject"] for r in report["results"] if r["rule"] == "metric.present"}
+    assert subjects == {"churn: accuracy", "churn: loss", "upsell: accuracy", "upsell: loss"}
+    # --metrics names one file: one model, subjects without a prefix
+    code, report = verdict(capsys, "--no-dvc-status", "--metrics", "reports/metrics.json")
+    assert code == 0
+
+
 # --------------------------------------------------------------------------- shallow clones
 
 

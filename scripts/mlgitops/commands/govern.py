@@ -51,7 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="A,B",
         help="PR labels, comma-separated (default: from the pull_request event payload)",
     )
-    parser.add_argument("--metrics", default=DEFAULT_METRICS_FILE, metavar="FILE")
+    parser.add_argument(
+        "--metrics",
+        metavar="FILE",
+        help="metrics file (default: meta.metrics of each dvc.yaml artifact, else"
+        f" {DEFAULT_METRICS_FILE})",
+    )
     parser.add_argument("--params", default=DEFAULT_PARAMS_FILE, metavar="FILE")
     parser.add_argument("--no-dvc-status", action="store_true", help="skip the `dvc status` check")
     parser.add_argument(

@@ -17,7 +17,7 @@ import fnmatch
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -152,12 +152,26 @@ class ChangeFacts:
 
 
 @dataclass(frozen=True)
+class ModelFacts:
+    """Metrics and card of one more model (a second `artifacts:` entry of dvc.yaml)."""
+
+    name: str
+    metrics: MetricsFacts
+    model_card: ModelCardFacts | None = None
+
+
+@dataclass(frozen=True)
 class GovernanceFacts:
+    """Everything the rules look at. `metrics`/`model_card` are those of the first (often
+    only) model; `model` names it when the repository declares several (`more_models`)."""
+
     metrics: MetricsFacts
     fairness: FairnessFacts | None = None
     model_card: ModelCardFacts | None = None
     data: DataFacts | None = None
     change: ChangeFacts | None = None
+    model: str | None = None
+    more_models: tuple[ModelFacts, ...] = ()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -910,10 +924,22 @@ def _change_rules(policy: Policy, facts: ChangeFacts | None) -> list[RuleResult]
 
 def evaluate(policy: Policy, facts: GovernanceFacts) -> list[RuleResult]:
     """Every rule of `policy` applied to `facts`, in a stable order."""
+    models = [
+        ModelFacts(facts.model or "", facts.metrics, facts.model_card),
+        *facts.more_models,
+    ]
+    per_model: list[RuleResult] = []
+    for model in models:
+        found = [
+            *_metric_rules(policy, model.metrics),
+            *_card_rules(policy, model.model_card, model.metrics),
+        ]
+        if len(models) > 1:
+            found = [replace(r, subject=f"{model.name}: {r.subject}") for r in found]
+        per_model.extend(found)
     return [
-        *_metric_rules(policy, facts.metrics),
+        *per_model,
         *_fairness_rules(policy, facts.fairness),
-        *_card_rules(policy, facts.model_card, facts.metrics),
         *_data_rules(policy, facts.data),
         *_change_rules(policy, facts.change),
     ]

@@ -27,6 +27,7 @@ from mlgitops.core.rules import (
     GovernanceFacts,
     MetricsFacts,
     ModelCardFacts,
+    ModelFacts,
     ParamChange,
     RuleResult,
 )
@@ -57,7 +58,7 @@ class GovernOptions:
     root: Path
     policy_path: str = DEFAULT_POLICY_PATH
     base: str | None = None  # a ref; the merge-base with HEAD is used
-    metrics_file: str = DEFAULT_METRICS_FILE
+    metrics_file: str | None = None  # None: each artifact's meta.metrics, else the default
     params_file: str = DEFAULT_PARAMS_FILE
     labels: tuple[str, ...] | None = None  # --labels; None: from the event payload
     event: Mapping[str, Any] | None = None
@@ -188,8 +189,10 @@ def _flatten_any(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): data}
 
 
-def gather_metrics(options: GovernOptions, base: Base | None) -> MetricsFacts:
-    raw, problem = _read_json(options.root / options.metrics_file)
+def gather_metrics(
+    options: GovernOptions, base: Base | None, metrics_file: str = DEFAULT_METRICS_FILE
+) -> MetricsFacts:
+    raw, problem = _read_json(options.root / metrics_file)
     head: Mapping[str, Any] | None = None
     if raw is not None:
         try:
@@ -197,14 +200,34 @@ def gather_metrics(options: GovernOptions, base: Base | None) -> MetricsFacts:
         except TypeError:
             problem = "expected a JSON object of metric names to values"
     return MetricsFacts(
-        file=options.metrics_file,
+        file=metrics_file,
         head=head,
-        base=None if base is None else base_metrics(options.root, base, options.metrics_file),
+        base=None if base is None else base_metrics(options.root, base, metrics_file),
         base_label=None if base is None else base.label,
         problem=problem,
         params_file=options.params_file,
         changed_params=_params_changes(options.root, base, options.params_file),
     )
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    name: str | None
+    metrics_file: str
+    card: str | None  # None: the policy's model_card.path
+
+
+def model_targets(options: GovernOptions) -> list[ModelTarget]:
+    """The models to govern: each `artifacts:` entry of dvc.yaml with a `meta.metrics`
+    file, or one model with the default (or --metrics) file."""
+    if options.metrics_file is not None:
+        return [ModelTarget(None, options.metrics_file, None)]
+    targets = [
+        ModelTarget(artifact.name, artifact.metrics, artifact.card)
+        for artifact in Repo(options.root).artifacts(None)
+        if artifact.metrics
+    ]
+    return targets or [ModelTarget(None, DEFAULT_METRICS_FILE, None)]
 
 
 # --------------------------------------------------------------------------- fairness
@@ -230,10 +253,10 @@ def gather_fairness(policy: Policy, root: Path) -> FairnessFacts | None:
 # --------------------------------------------------------------------------- model card
 
 
-def gather_model_card(policy: Policy, root: Path) -> ModelCardFacts | None:
+def gather_model_card(policy: Policy, root: Path, path: str | None = None) -> ModelCardFacts | None:
     if policy.model_card is None:
         return None
-    path = policy.model_card.path
+    path = path or policy.model_card.path
     try:
         loaded = load_model_card(root / path, file=path)
     except InputError as error:
@@ -472,12 +495,22 @@ def _check_root(root: Path) -> None:
 
 def gather(policy: Policy, options: GovernOptions, base: Base | None) -> GovernanceFacts:
     """All facts the policy's rules need (sections the policy leaves out are not read)."""
+    first, *others = model_targets(options)
     return GovernanceFacts(
-        metrics=gather_metrics(options, base),
+        metrics=gather_metrics(options, base, first.metrics_file),
         fairness=gather_fairness(policy, options.root),
-        model_card=gather_model_card(policy, options.root),
+        model_card=gather_model_card(policy, options.root, first.card),
         data=gather_data(policy, options.root, check_status=options.check_dvc_status),
         change=gather_change(options, policy, base),
+        model=first.name,
+        more_models=tuple(
+            ModelFacts(
+                target.name or target.metrics_file,
+                gather_metrics(options, base, target.metrics_file),
+                gather_model_card(policy, options.root, target.card),
+            )
+            for target in others
+        ),
     )
 
 
