@@ -24,6 +24,7 @@ from mlgitops.core.rules import (
     GovernanceFacts,
     MetricsFacts,
     ModelCardFacts,
+    ModelFacts,
     ParamChange,
     RuleResult,
     Status,
@@ -591,3 +592,22 @@ def test_annotations_follow_the_workflow_command_syntax() -> None:
     assert lines[-1] == (
         "::error file=data/a%2Cb%3Ac.dvc,line=3,title=governance data.license::50%25 bad,%0Avery: bad"
     )
+
+
+def test_several_models_prefix_subjects_with_the_model_name() -> None:
+    facts = GovernanceFacts(
+        metrics=metrics({"acc": 0.95}),
+        model="a",
+        more_models=(ModelFacts("b", metrics({"acc": 0.5})),),
+    )
+    statuses = status_of(policy(ACC), facts)
+    assert statuses == {
+        ("metric.present", "a: acc"): "pass",
+        ("metric.min", "a: acc"): "pass",
+        ("metric.regression", "a: acc"): "skip",
+        ("metric.present", "b: acc"): "pass",
+        ("metric.min", "b: acc"): "fail",
+        ("metric.regression", "b: acc"): "skip",
+    }
+    single = status_of(policy(ACC), GovernanceFacts(metrics=metrics({"acc": 0.95}), model="a"))
+    assert ("metric.min", "acc") in single
