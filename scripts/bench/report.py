@@ -132,6 +132,9 @@ def main() -> int:
         def in_process() -> object:
             return build_report(Repo(repo), ReportRequest(base="main"))
 
+        def in_process_no_plots() -> object:
+            return build_report(Repo(repo), ReportRequest(base="main", plots=False))
+
         in_process()  # import DVC once, as the CLI pays it in every run
         rows = [
             ("`mlgitops report --base main`", timed(
@@ -139,7 +142,11 @@ def main() -> int:
             ("`mlgitops report --base main --format json`", timed(
                 lambda: sh(mlgitops, "report", "--base", "main", "--format", "json", cwd=repo),
                 args.runs)),
+            ("`mlgitops report --base main --no-plots`", timed(
+                lambda: sh(mlgitops, "report", "--base", "main", "--no-plots", cwd=repo),
+                args.runs)),
             ("report built in-process (DVC imported)", timed(in_process, args.runs)),
+            ("same, without plots", timed(in_process_no_plots, args.runs)),
             ("`dvc metrics diff --md main HEAD`", timed(
                 lambda: sh("dvc", "metrics", "diff", "--md", "main", "HEAD", cwd=repo),
                 args.runs)),
@@ -152,7 +159,8 @@ def main() -> int:
         print(
             f"Repository: {repo.name} ({'given' if args.repo else f'prepared in {prepared:.1f} s'})"
         )
-        print(f"CPUs: {os.cpu_count()}, runs per row: {args.runs}\n")
+        load = os.getloadavg()[0]
+        print(f"CPUs: {os.cpu_count()}, load average {load:.1f}, runs per row: {args.runs}\n")
         print("| What | median s | min s |")
         print("|---|--:|--:|")
         for label, (median, best) in rows:
