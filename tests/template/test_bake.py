@@ -190,3 +190,24 @@ def test_cruft_create_with_directory_works(tmp_path: Path) -> None:
     assert recorded["directory"] == "template"
     assert (repo / "data/raw/data.csv").is_file()
     assert not (repo / "data/raw/breast_cancer.csv").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"package_name": "a"},
+        {
+            "project_name": "A Much Longer Project Name For Wrapping",
+            "task": "regression",
+            "dataset": "diabetes",
+        },
+    ],
+)
+def test_baked_code_is_lint_clean(tmp_path: Path, answers: dict[str, str]) -> None:
+    """The generated code passes ruff with the generated pyproject.toml's own settings."""
+    repo = bake(tmp_path, **answers)
+    ruff = str(Path(sys.executable).parent / "ruff")
+    for command in ([ruff, "check", "--no-cache", "."], [ruff, "format", "--check", "."]):
+        result = subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr

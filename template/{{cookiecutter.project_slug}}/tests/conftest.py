@@ -9,7 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.common import DATASET, PARAMS, RAW_DATA, DatasetInfo, load_dataset_info, load_params
+from {{ cookiecutter.package_name }}.common import (
+    DATASET,
+    PARAMS,
+    RAW_DATA,
+    DatasetInfo,
+    load_dataset_info,
+    load_params,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

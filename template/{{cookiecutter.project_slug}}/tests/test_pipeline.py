@@ -11,12 +11,31 @@ import pandas as pd
 import pytest
 import yaml
 
-from {{ cookiecutter.package_name }}.common import CARD_TEMPLATE, CLASSIFICATION, DatasetInfo
-from {{ cookiecutter.package_name }}.evaluate import compute_metrics, fairness_report, importance_table
-from {{ cookiecutter.package_name }}.model_card import render_card
-from {{ cookiecutter.package_name }}.prepare import clean, split
-from {{ cookiecutter.package_name }}.train import MODELS, fit
+from {{ cookiecutter.package_name }}.common import (
+    CARD_TEMPLATE,
+    CLASSIFICATION,
+    DATASET,
+    DatasetInfo,
+    load_dataset_info,
+)
+from {{ cookiecutter.package_name }}.evaluate import (
+    compute_metrics,
+    fairness_report,
+    importance_table,
+)
+from {{ cookiecutter.package_name }}.model_card import (
+    render_card,
+)
+from {{ cookiecutter.package_name }}.prepare import (
+    clean,
+    split,
+)
+from {{ cookiecutter.package_name }}.train import (
+    MODELS,
+    fit,
+)
 
+TASK = load_dataset_info(Path(__file__).resolve().parent.parent / DATASET).task
 # Tests train small forests and boosters: the behaviour is the same, the run takes seconds.
 MAX_ESTIMATORS = 20
 CLASSIFICATION_METRICS = {"accuracy", "f1", "precision", "recall", "roc_auc"}
@@ -34,9 +53,13 @@ def quick(train_params: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def prepared(raw: pd.DataFrame, info: DatasetInfo, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+def prepared(
+    raw: pd.DataFrame, info: DatasetInfo, params: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = clean(raw, info.target)
-    return split(frame, info.target, info.task, params["prepare"]["test_size"], params["prepare"]["seed"])
+    return split(
+        frame, info.target, info.task, params["prepare"]["test_size"], params["prepare"]["seed"]
+    )
 
 
 def test_clean_drops_duplicates_and_missing_rows(raw: pd.DataFrame, info: DatasetInfo) -> None:
@@ -61,7 +84,7 @@ def test_split_is_reproducible_and_disjoint(raw: pd.DataFrame, info: DatasetInfo
         assert (shares[0] - shares[1]).abs().max() < 0.05
 
 
-@pytest.mark.parametrize("model_name", sorted(MODELS["{{ cookiecutter.task }}"]))
+@pytest.mark.parametrize("model_name", sorted(MODELS[TASK]))
 def test_every_model_trains_and_scores(
     prepared: tuple[pd.DataFrame, pd.DataFrame], info: DatasetInfo, params: dict, model_name: str
 ) -> None:
@@ -74,7 +97,9 @@ def test_every_model_trains_and_scores(
     assert all(math.isfinite(value) for value in metrics.values())
 
 
-def test_training_is_deterministic(prepared: tuple[pd.DataFrame, pd.DataFrame], info: DatasetInfo, params: dict) -> None:
+def test_training_is_deterministic(
+    prepared: tuple[pd.DataFrame, pd.DataFrame], info: DatasetInfo, params: dict
+) -> None:
     train, _ = prepared
     dumps = []
     for _ in range(2):
@@ -84,7 +109,9 @@ def test_training_is_deterministic(prepared: tuple[pd.DataFrame, pd.DataFrame], 
     assert dumps[0] == dumps[1]
 
 
-def test_fairness_groups_cover_the_test_set(prepared: tuple[pd.DataFrame, pd.DataFrame], info: DatasetInfo, params: dict) -> None:
+def test_fairness_groups_cover_the_test_set(
+    prepared: tuple[pd.DataFrame, pd.DataFrame], info: DatasetInfo, params: dict
+) -> None:
     train, test = prepared
     model = fit(train, info.target, info.task, quick(params["train"]))
     report = fairness_report(info.task, model, test, info.target, params["evaluate"]["fairness"])
@@ -93,14 +120,30 @@ def test_fairness_groups_cover_the_test_set(prepared: tuple[pd.DataFrame, pd.Dat
     assert len(importance) == test.shape[1] - 1
 
 
-def test_model_card_front_matter_matches_metrics(tmp_path: Path, info: DatasetInfo, params: dict) -> None:
-    metrics = {"accuracy": 0.9, "f1": 0.8} if info.task == CLASSIFICATION else {"rmse": 50.0, "mae": 40.0}
+def test_model_card_front_matter_matches_metrics(
+    tmp_path: Path, info: DatasetInfo, params: dict
+) -> None:
+    metrics = (
+        {"accuracy": 0.9, "f1": 0.8} if info.task == CLASSIFICATION else {"rmse": 50.0, "mae": 40.0}
+    )
     fairness = {"column": "all", "metric": "x", "groups": {"all": {**metrics, "count": 10}}}
-    pyproject = {"project": {"name": "demo", "license": "MIT", "authors": [{"name": "A"}]}, "tool": {"mlgitops": {"model_name": "demo-model"}}}
-    card = render_card(CARD_TEMPLATE.read_text(encoding="utf-8"), pyproject, info, params, metrics, fairness)
+    pyproject = {
+        "project": {"name": "demo", "license": "MIT", "authors": [{"name": "A"}]},
+        "tool": {"mlgitops": {"model_name": "demo-model"}},
+    }
+    card = render_card(
+        CARD_TEMPLATE.read_text(encoding="utf-8"), pyproject, info, params, metrics, fairness
+    )
     _, header, body = card.split("---\n", 2)
     matter = yaml.safe_load(header)
     results = matter["model-index"][0]["results"][0]["metrics"]
     assert {item["type"]: item["value"] for item in results} == metrics
-    for section in ("Model Details", "Intended Use", "Training Data", "Evaluation", "Limitations", "Ethical Considerations"):
+    for section in (
+        "Model Details",
+        "Intended Use",
+        "Training Data",
+        "Evaluation",
+        "Limitations",
+        "Ethical Considerations",
+    ):
         assert f"\n## {section}\n" in body

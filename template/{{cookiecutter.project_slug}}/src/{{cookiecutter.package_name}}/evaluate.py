@@ -13,12 +13,12 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python src/<package>/evaluate.py` by dvc.yaml
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import joblib  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.base import BaseEstimator  # noqa: E402
-from sklearn.inspection import permutation_importance  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import (
     accuracy_score,
     f1_score,
     mean_absolute_error,
@@ -29,7 +29,7 @@ from sklearn.metrics import (  # noqa: E402
     roc_auc_score,
 )
 
-from {{ cookiecutter.package_name }}.common import (  # noqa: E402
+from {{ cookiecutter.package_name }}.common import (
     CLASSIFICATION,
     FAIRNESS,
     METRICS,
@@ -43,7 +43,10 @@ from {{ cookiecutter.package_name }}.common import (  # noqa: E402
 )
 
 # Metrics that need both classes (or several rows) are left out of per-group results.
-GROUP_METRICS = {CLASSIFICATION: ("accuracy", "f1", "precision", "recall"), "regression": ("rmse", "mae")}
+GROUP_METRICS = {
+    CLASSIFICATION: ("accuracy", "f1", "precision", "recall"),
+    "regression": ("rmse", "mae"),
+}
 
 
 def classification_metrics(
@@ -80,7 +83,9 @@ def regression_metrics(y_true: pd.Series, y_pred: np.ndarray) -> dict[str, float
     return metrics
 
 
-def compute_metrics(task: str, model: BaseEstimator, features: pd.DataFrame, y_true: pd.Series) -> dict[str, float]:
+def compute_metrics(
+    task: str, model: BaseEstimator, features: pd.DataFrame, y_true: pd.Series
+) -> dict[str, float]:
     """The task's metrics of `model` on (features, y_true), rounded to 6 decimals."""
     y_pred = model.predict(features)
     if task == CLASSIFICATION:
@@ -96,7 +101,7 @@ def group_labels(values: pd.Series, bins: list[float]) -> pd.Series:
     if bins:
         edges = sorted(float(edge) for edge in bins)
         labels = [f"< {edges[0]:g}"]
-        labels += [f"{low:g} to < {high:g}" for low, high in zip(edges, edges[1:])]
+        labels += [f"{low:g} to < {high:g}" for low, high in zip(edges, edges[1:], strict=False)]
         labels.append(f">= {edges[-1]:g}")
         positions = np.searchsorted(edges, values.to_numpy(dtype=float), side="right")
         return pd.Series([labels[index] for index in positions], index=values.index)
@@ -111,7 +116,9 @@ def fairness_report(
     if column is None:
         groups = pd.Series("all", index=test.index)
     elif column not in test.columns:
-        raise ValueError(f"params.yaml evaluate.fairness.column={column!r} is not a column of the data")
+        raise ValueError(
+            f"params.yaml evaluate.fairness.column={column!r} is not a column of the data"
+        )
     else:
         groups = group_labels(test[column], list(settings.get("bins") or []))
     y_pred = pd.Series(model.predict(test.drop(columns=[target])), index=test.index)
@@ -135,11 +142,15 @@ def importance_table(
     model: BaseEstimator, features: pd.DataFrame, y_true: pd.Series, repeats: int, seed: int
 ) -> pd.DataFrame:
     """Permutation importance (mean drop of the model's score) per feature, largest first."""
-    result = permutation_importance(model, features, y_true, n_repeats=repeats, random_state=seed, n_jobs=1)
+    result = permutation_importance(
+        model, features, y_true, n_repeats=repeats, random_state=seed, n_jobs=1
+    )
     table = pd.DataFrame(
         {"feature": features.columns, "importance": np.round(result.importances_mean, 6)}
     )
-    return table.sort_values(["importance", "feature"], ascending=[False, True]).reset_index(drop=True)
+    return table.sort_values(["importance", "feature"], ascending=[False, True]).reset_index(
+        drop=True
+    )
 
 
 def main() -> None:

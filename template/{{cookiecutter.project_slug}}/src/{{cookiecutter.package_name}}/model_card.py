@@ -14,10 +14,10 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python src/<package>/model_card.py` by dvc.yaml
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import jinja2  # noqa: E402
-import yaml  # noqa: E402
+import jinja2
+import yaml
 
-from {{ cookiecutter.package_name }}.common import (  # noqa: E402
+from {{ cookiecutter.package_name }}.common import (
     CARD_TEMPLATE,
     CLASSIFICATION,
     FAIRNESS,
@@ -83,7 +83,9 @@ def render_card(
 ) -> str:
     """MODEL_CARD.md text: front matter, then the template rendered with everything it may use."""
     project = pyproject.get("project", {})
-    model_name = pyproject.get("tool", {}).get("mlgitops", {}).get("model_name", project.get("name"))
+    model_name = (
+        pyproject.get("tool", {}).get("mlgitops", {}).get("model_name", project.get("name"))
+    )
     matter = front_matter(project, model_name, dataset, metrics)
     environment = jinja2.Environment(
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False

@@ -8,10 +8,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as `python src/<package>/prepare.py` by dvc.yaml
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pandas as pd  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+import pandas as pd
+from sklearn.model_selection import train_test_split
 
-from {{ cookiecutter.package_name }}.common import (  # noqa: E402
+from {{ cookiecutter.package_name }}.common import (
     CLASSIFICATION,
     RAW_DATA,
     TEST_DATA,
@@ -31,7 +31,9 @@ def clean(frame: pd.DataFrame, target: str) -> pd.DataFrame:
         raise ValueError(f"target column {target!r} is not in the data: {list(frame.columns)}")
     frame = frame.drop_duplicates().dropna().reset_index(drop=True)
     features = frame.drop(columns=[target])
-    text_columns = [name for name in features.columns if not pd.api.types.is_numeric_dtype(features[name])]
+    text_columns = [
+        name for name in features.columns if not pd.api.types.is_numeric_dtype(features[name])
+    ]
     if text_columns:
         features = pd.get_dummies(features, columns=text_columns, dtype=float)
     return pd.concat([features, frame[target]], axis=1)
@@ -52,7 +54,9 @@ def main() -> None:
     params = load_params()["prepare"]
     info = load_dataset_info()
     frame = clean(pd.read_csv(RAW_DATA), info.target)
-    train, test = split(frame, info.target, info.task, float(params["test_size"]), int(params["seed"]))
+    train, test = split(
+        frame, info.target, info.task, float(params["test_size"]), int(params["seed"])
+    )
     TRAIN_DATA.parent.mkdir(parents=True, exist_ok=True)
     train.to_csv(TRAIN_DATA, index=False)
     test.to_csv(TEST_DATA, index=False)

@@ -9,20 +9,20 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python src/<package>/train.py` by dvc.yaml
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import joblib  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.base import BaseEstimator  # noqa: E402
-from sklearn.ensemble import (  # noqa: E402
+import joblib
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import (
     GradientBoostingClassifier,
     GradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
-from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from {{ cookiecutter.package_name }}.common import (  # noqa: E402
+from {{ cookiecutter.package_name }}.common import (
     CLASSIFICATION,
     MODEL,
     REGRESSION,
@@ -71,7 +71,9 @@ MODELS = {
 }
 
 
-def build_model(task: str, name: str, seed: int, hyper: dict[str, Any] | None = None) -> BaseEstimator:
+def build_model(
+    task: str, name: str, seed: int, hyper: dict[str, Any] | None = None
+) -> BaseEstimator:
     """The estimator for `name`, seeded and single-threaded so that training is reproducible."""
     try:
         builder = MODELS[task][name]
