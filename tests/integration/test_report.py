@@ -168,6 +168,9 @@ def test_no_metrics_at_base_falls_back_to_last_promoted_tag(
 
     text = render_report(markdown)
     assert 'x-axis ["v1.0.0", "v1.1.0", "head"]' in text and "line [0.8, 0.85, 0.9]" in text
+    assert report_of(repo, base="main", history=0)["models"][0]["history"] == []
+    short = report_of(repo, base="main", history=1)["models"][0]["history"]
+    assert [p["label"] for p in short] == ["v1.1.0", "head"]
 
 
 def test_first_pr_without_any_base_shows_head_values(new_repo: Callable[..., Path]) -> None:

@@ -136,7 +136,8 @@ def build_report(repo: Repo, request: ReportRequest) -> Report:
         model.name: repo.promoted_versions(model.name) if model.name != "metrics" else []
         for model in wanted_models
     }
-    recent = [v.sha for versions in versions_of.values() for v in versions[-request.history :]]
+    keep = max(request.history, 0)
+    recent = [v.sha for versions in versions_of.values() for v in versions[len(versions) - keep :]]
     repo.prefetch([head_rev, merge_base, *recent])  # one DVC pass for every revision
 
     models: list[ModelReport] = []
@@ -171,7 +172,7 @@ def build_report(repo: Repo, request: ReportRequest) -> Report:
                 "The head has no metrics for this model: run `dvc repro` first."
             )
         history = []
-        for version in versions[-request.history :] if request.history > 0 else []:
+        for version in versions[len(versions) - keep :] if keep else []:
             found = _metrics(repo, version.sha, _metrics_file_at(repo, version.sha, model))
             if found is not None:
                 history.append(HistoryPoint(version.version, found))
