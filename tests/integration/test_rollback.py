@@ -129,7 +129,21 @@ def test_stage_of_head_version_by_default(
     sandbox: Sandbox, capsys: Capsys, monkeypatch: MP
 ) -> None:
     code, out = mlgitops(capsys, monkeypatch, sandbox.work, "promote", "--stage", "staging")
-    assert code == 0 and "staging is now v0.2.0" in out
-    sandbox.change(3)
-    code, out = mlgitops(capsys, monkeypatch, sandbox.work, "promote", "--stage", "staging")
-    assert code == 2 and "has no version of demo-model" in out
+    assert code == 0 and "already promoted" in out and "staging is now v0.2.0" in out
+
+
+def test_stage_without_version_promotes_head_first(
+    sandbox: Sandbox, capsys: Capsys, monkeypatch: MP
+) -> None:
+    third = sandbox.change(3)
+    code, out = mlgitops(capsys, monkeypatch, sandbox.work, "promote", "--stage", "production")
+    assert code == 1 and "cannot go to 'production' before 'staging'" in out
+    assert "demo-model@v0.3.0" not in sandbox.origin_tags()  # checked before tagging
+    code, out = mlgitops(
+        capsys, monkeypatch, sandbox.work, "promote", "--stage", "staging", "--bump", "minor"
+    )
+    assert code == 0, out
+    assert "staging is now v0.3.0" in out
+    assert sandbox.origin_tags()["demo-model@v0.3.0"] == third
+    code, out = mlgitops(capsys, monkeypatch, sandbox.work, "promote", "--stage", "production")
+    assert code == 0 and "already promoted" in out and "production is now v0.3.0" in out

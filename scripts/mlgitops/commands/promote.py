@@ -39,13 +39,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         help="version bump; auto: the merged PR's release:* label, else the policy default",
     )
-    parser.add_argument("--stage", help="assign a version to this stage (from release.stages)")
+    parser.add_argument(
+        "--stage",
+        help="assign a version to this stage (from release.stages); without --version, "
+        "HEAD is promoted first if it is not a version yet",
+    )
     parser.add_argument(
         "--version",
         dest="model_version",
         metavar="vX.Y.Z",
-        help="with --stage: the version to assign (default: the version of HEAD); "
-        "without: register exactly this version",
+        help="with --stage: the registered version to assign; "
+        "without: register HEAD as exactly this version",
     )
     parser.add_argument("--dry-run", action="store_true", help="show what would happen")
     add_common_arguments(parser)
@@ -118,7 +122,17 @@ def run(args: argparse.Namespace) -> int:
     results = []
     verified: list[bool] = []
     for model in models:
-        if args.stage:
+        if args.stage and not args.model_version:
+            results += promoter.release_into_stage(
+                model,
+                args.stage,
+                commit=commit,
+                bump=args.bump,
+                settings=release,
+                dry_run=args.dry_run,
+                verified=verified,
+            )
+        elif args.stage:
             results.append(
                 promoter.assign_stage(
                     model,

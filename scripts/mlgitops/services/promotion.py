@@ -836,6 +836,51 @@ class Promoter:
         )
 
     # -- stages ----------------------------------------------------------------------------------
+    def release_into_stage(
+        self,
+        model: ModelSpec,
+        stage: str,
+        *,
+        commit: str,
+        bump: str = "auto",
+        settings: ReleaseSettings | None = None,
+        dry_run: bool = False,
+        verified: list[bool] | None = None,
+    ) -> list[PromotionResult]:
+        """Promote `commit` (if it is not a version yet), then assign it to `stage`.
+
+        The stage order is checked BEFORE anything is tagged: a commit that is not a
+        version yet can only go to the first stage.
+        """
+        settings = settings or read_release_settings(self.repo)
+        _check_stage_known(stage, settings)
+        history = self._history(model.name)
+        earlier = settings.stages[: settings.stages.index(stage)]
+        entry = history.version_at(commit)
+        if entry is not None:
+            try:
+                check_stage_order(history, entry.version, stage, settings.stages)
+            except ReleaseRuleError as error:
+                raise GateFailed(str(error)) from None
+        elif earlier:
+            raise GateFailed(
+                f"commit {commit[:12]} is not a version of {model.name} yet, so it cannot go "
+                f"to {stage!r} before {', '.join(map(repr, earlier))} "
+                f"(release.stages order: {' -> '.join(settings.stages)})"
+            )
+        registered = self.promote(
+            model, commit=commit, bump=bump, settings=settings, dry_run=dry_run, verified=verified
+        )
+        if registered.status in ("skipped", "dry-run"):
+            if registered.status == "dry-run":
+                self.log(f"{model.name}: would then assign {registered.version} to {stage!r}")
+            return [registered]
+        assigned = self.assign_stage(
+            model, stage, version=registered.version, commit=commit, settings=settings,
+            dry_run=dry_run,
+        )  # fmt: skip
+        return [registered, assigned]
+
     def assign_stage(
         self,
         model: ModelSpec,
