@@ -54,11 +54,15 @@ PathKey = tuple[str | int, ...]
 _AMBIGUOUS_BOOL = "tag:mlgitops,2026:ambiguous-bool"
 
 
-class _Resolver(BaseResolver):
-    """Plain-scalar resolution of the YAML 1.2 core schema, plus a trap for 1.1 booleans."""
+class _Resolver12(BaseResolver):
+    """Plain-scalar resolution of the YAML 1.2 core schema (files written by DVC/ruamel)."""
 
 
-for _tag, _pattern, _first in (
+class _Resolver(_Resolver12):
+    """YAML 1.2 core schema plus a trap for YAML 1.1 booleans (files people write)."""
+
+
+_CORE_SCHEMA = (
     ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
     ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
@@ -68,9 +72,15 @@ for _tag, _pattern, _first in (
         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
         "-+0123456789.",
     ),
-    (_AMBIGUOUS_BOOL, r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$", "yYnNoO"),
-):
+)
+for _tag, _pattern, _first in _CORE_SCHEMA:
+    _Resolver12.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
     _Resolver.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+_Resolver.add_implicit_resolver(
+    _AMBIGUOUS_BOOL,
+    re.compile(r"^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$"),
+    list("yYnNoO"),
+)
 
 
 class _Constructor(SafeConstructor):
@@ -170,6 +180,12 @@ class _Loader(Reader, Scanner, Parser, Composer, _Constructor, _Resolver):
             self._depth -= 1
 
 
+class _MachineLoader(_Loader):
+    """For YAML that DVC writes (ruamel, YAML 1.2): `yes`/`on` are plain strings there."""
+
+    yaml_implicit_resolvers = _Resolver12.yaml_implicit_resolvers
+
+
 def dotted(path: Sequence[str | int]) -> str:
     """`('metrics', 'accuracy', 'min')` -> `metrics.accuracy.min`; indices as `[0]`."""
     text = ""
@@ -236,12 +252,16 @@ def _walk(data: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:
             yield from _walk(value, (*path, index))
 
 
-def parse_yaml(text: str, *, file: str, line_offset: int = 0) -> YamlDocument:
+def parse_yaml(
+    text: str, *, file: str, line_offset: int = 0, written_by_dvc: bool = False
+) -> YamlDocument:
     """Parse YAML text strictly (see the module docstring); `line_offset` shifts line numbers.
 
+    `written_by_dvc`: the file is machine-written YAML 1.2 (`.dvc`, `dvc.lock`), where
+    `yes`/`on` are plain strings, so they are not rejected as ambiguous booleans.
     Raises InputError naming `file`, the line and the key.
     """
-    loader = _Loader(text)
+    loader = (_MachineLoader if written_by_dvc else _Loader)(text)
     loader.line_offset = line_offset
     lines: dict[PathKey, int] = {}
     try:
@@ -303,12 +323,14 @@ def read_text(path: Path, *, file: str | None = None, max_bytes: int) -> str:
         raise InputError(f"not UTF-8 text (byte {error.start})", location=Location(name)) from None
 
 
-def load_yaml(path: Path | str, *, file: str | None = None, max_bytes: int) -> YamlDocument:
+def load_yaml(
+    path: Path | str, *, file: str | None = None, max_bytes: int, written_by_dvc: bool = False
+) -> YamlDocument:
     """Read and strictly parse one YAML file (see `parse_yaml`)."""
     path = Path(path)
     name = file or str(path)
-    document = parse_yaml(read_text(path, file=name, max_bytes=max_bytes), file=name)
-    return document
+    text = read_text(path, file=name, max_bytes=max_bytes)
+    return parse_yaml(text, file=name, written_by_dvc=written_by_dvc)
 
 
 def load_params(path: Path | str, *, file: str | None = None) -> YamlDocument:

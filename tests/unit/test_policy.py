@@ -350,3 +350,11 @@ def test_shipped_schemas_are_valid_draft_2020_12(name: str) -> None:
 
     Draft202012Validator.check_schema(load_schema(name))
     assert schema_path(name).is_file()
+
+
+def test_yaml_written_by_dvc_keeps_yes_and_on_as_strings() -> None:
+    text = "outs:\n- path: yes\n  md5: 1e5\nmeta: {license: on}\n"
+    data = parse_yaml(text, file="data/yes.dvc", written_by_dvc=True).data
+    assert data == {"outs": [{"path": "yes", "md5": 100000.0}], "meta": {"license": "on"}}
+    with pytest.raises(InputError, match=r"is a boolean in YAML 1\.1"):
+        parse_yaml(text, file="data/yes.dvc")

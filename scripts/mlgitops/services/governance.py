@@ -311,7 +311,9 @@ def dvc_files(root: Path, files: tuple[GitFile, ...]) -> tuple[DvcFile, ...]:
     for file in files:
         if not file.path.endswith(".dvc"):
             continue
-        document = load_yaml(root / file.path, file=file.path, max_bytes=MAX_PARAMS_BYTES)
+        document = load_yaml(
+            root / file.path, file=file.path, max_bytes=MAX_PARAMS_BYTES, written_by_dvc=True
+        )
         license_ = _license(document)
         line = document.line_of("meta", "license") if license_ is not None else 1
         found.append(DvcFile(file.path, license_, line))
@@ -340,7 +342,7 @@ def _lock_stages(text: str | None, file: str) -> dict[str, Any] | None:
     if text is None:
         return None
     try:
-        data = parse_yaml(text, file=file).data
+        data = parse_yaml(text, file=file, written_by_dvc=True).data
     except InputError:
         return {}
     stages = data.get("stages") if isinstance(data, dict) else None
