@@ -105,3 +105,15 @@ def test_push_then_clone_and_pull_gives_identical_files(
     for relative in ("models/model.pkl", "data/raw/data.csv", "data/prepared/train.csv"):
         assert (clone / relative).read_bytes() == (repo / relative).read_bytes(), relative
     assert UP_TO_DATE in proc.dvc("status", cwd=clone)
+
+
+def test_dvc_reads_the_artifact_declaration(baked_default_repo: Path) -> None:
+    """DVC itself accepts the `artifacts:` section, `meta:` included."""
+    from dvc.repo import Repo
+
+    with Repo(str(baked_default_repo)) as repo:
+        artifacts = repo.artifacts.read()["dvc.yaml"]
+    artifact = artifacts["breast-cancer-classifier-model"]
+    assert artifact.path == "models/model.pkl"
+    assert artifact.type == "model"
+    assert artifact.meta == {"metrics": "reports/metrics.json", "card": "MODEL_CARD.md"}
