@@ -334,14 +334,47 @@ def load_yaml(
 
 
 def load_params(path: Path | str, *, file: str | None = None) -> YamlDocument:
-    """params.yaml: strict YAML whose top level is a mapping of sections."""
-    document = load_yaml(path, file=file, max_bytes=MAX_PARAMS_BYTES)
+    """params.yaml: strict YAML whose top level is a mapping of sections.
+
+    DVC reads params.yaml as YAML 1.2 and pipeline code often with PyYAML (YAML 1.1), so
+    a value the two read differently (`1e-3`: a number for DVC, a string for PyYAML;
+    `010`, `0o10`, `2026-01-01`, `1:30`) is an error naming the spelling both agree on.
+    """
+    path = Path(path)
+    name = file or str(path)
+    text = read_text(path, file=name, max_bytes=MAX_PARAMS_BYTES)
+    document = parse_yaml(text, file=name)
     if not isinstance(document.data, dict):
         raise InputError(
             f"expected a mapping of parameter sections, got {_type_name(document.data)}",
             location=Location(document.file, 1),
         )
+    pyyaml = dict(_walk(yaml.safe_load(text)))
+    for key, value in _walk(document.data):
+        other = pyyaml.get(key, value)
+        if isinstance(value, dict | list) or (type(other) is type(value) and other == value):
+            continue
+        raise InputError(
+            f"{json.dumps(value, default=str)} for YAML 1.2 (DVC) but"
+            f" {json.dumps(other, default=str)} for YAML 1.1 (PyYAML)",
+            location=document.location(*key),
+            hint=_agreeing_spelling(value),
+        )
     return document
+
+
+def _agreeing_spelling(value: Any) -> str:
+    if isinstance(value, float):
+        text = repr(value)
+        if "e" in text:
+            mantissa, exponent = text.split("e")
+            mantissa += "" if "." in mantissa else ".0"
+            exponent = exponent if exponent[0] in "+-" else f"+{exponent}"
+            text = f"{mantissa}e{exponent}"
+        return f"write {text} (a decimal point and a signed exponent), or quote a string"
+    if isinstance(value, int):
+        return f"write {value} in decimal, or quote it if it is text"
+    return "quote the value"
 
 
 # --------------------------------------------------------------------------- JSON Schema

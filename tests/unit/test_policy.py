@@ -337,7 +337,7 @@ def test_params_must_be_a_mapping(tmp_path: Path) -> None:
     assert str(caught.value) == (
         "params.yaml:1: expected a mapping of parameter sections, got list"
     )
-    params = load_params(write(tmp_path, "train:\n  seed: 42\n  lr: 1e-3\n", "params.yaml"))
+    params = load_params(write(tmp_path, "train:\n  seed: 42\n  lr: 1.0e-3\n", "params.yaml"))
     assert params.data == {"train": {"seed": 42, "lr": 0.001}}
     assert not math.isnan(params.data["train"]["lr"])
 
@@ -358,3 +358,36 @@ def test_yaml_written_by_dvc_keeps_yes_and_on_as_strings() -> None:
     assert data == {"outs": [{"path": "yes", "md5": 100000.0}], "meta": {"license": "on"}}
     with pytest.raises(InputError, match=r"is a boolean in YAML 1\.1"):
         parse_yaml(text, file="data/yes.dvc")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1e-3", 'params.yaml:2 (key \'train.lr\'): 0.001 for YAML 1.2 (DVC) but "1e-3" for YAML'
+         " 1.1 (PyYAML)\n  hint: write 0.001 (a decimal point and a signed exponent), or quote"
+         " a string"),
+        ("1E-10", 'params.yaml:2 (key \'train.lr\'): 1e-10 for YAML 1.2 (DVC) but "1E-10" for'
+         " YAML 1.1 (PyYAML)\n  hint: write 1.0e-10 (a decimal point and a signed exponent), or"
+         " quote a string"),
+        ("010", "params.yaml:2 (key 'train.lr'): 10 for YAML 1.2 (DVC) but 8 for YAML 1.1 (PyYAML)"
+         "\n  hint: write 10 in decimal, or quote it if it is text"),
+        ("2026-01-01", 'params.yaml:2 (key \'train.lr\'): "2026-01-01" for YAML 1.2 (DVC) but'
+         ' "2026-01-01" for YAML 1.1 (PyYAML)\n  hint: quote the value'),
+    ],
+)  # fmt: skip
+def test_params_read_differently_by_yaml_11_and_12_are_rejected(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    path = write(tmp_path, f"train:\n  lr: {value}\n  ok: 1.0e-3\n", name="params.yaml")
+    with pytest.raises(InputError) as caught:
+        load_params(path, file="params.yaml")
+    assert str(caught.value) == message
+
+
+def test_params_both_readers_agree(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "train:\n  lr: 1.0e-3\n  n: 10\n  name: 'on'\n  grid: [1, 2.5]\n", "params.yaml"
+    )
+    assert load_params(path).data == {
+        "train": {"lr": 0.001, "n": 10, "name": "on", "grid": [1, 2.5]}
+    }
