@@ -105,6 +105,7 @@ def test_rerun_is_idempotent(
     assert sandbox.origin_tags() == tags
     assert len(localhub.releases(REPOSITORY)) == 1
     assert not [r for r in localhub.requests if r.method != "GET"]
+    assert len(localhub.requests) == 1  # one look-up of the release, nothing else
 
 
 def test_partial_failure_is_resumed(
@@ -124,6 +125,8 @@ def test_partial_failure_is_resumed(
     assert code == 0, out
     assert "already promoted" in out and "release created" in out
     assert [r["tag_name"] for r in localhub.releases(REPOSITORY)] == ["demo-model@v0.1.0"]
+    # The resumed release tells the same story as a first-time one.
+    assert "policy default \\(minor\\); no merged PR" in localhub.releases(REPOSITORY)[0]["body"]
     assert list(sandbox.origin_tags()) == ["demo-model@v0.1.0"]
 
 

@@ -17,6 +17,7 @@ Stage assignments and rollbacks write GTO stage tags the same way.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -660,28 +661,32 @@ class Promoter:
             raise InputError(str(error), hint="fix the labels of the merged PR") from None
         return decision, pull
 
-    def ensure_release(self, facts: ReleaseFacts) -> str | None:
-        """Create the Release for `facts.tag` unless it exists; its URL (None: no API)."""
+    def ensure_release(self, tag: str, facts: Callable[[], ReleaseFacts]) -> str | None:
+        """Create the Release of `tag` unless it exists; its URL (None: no API).
+
+        `facts` is only called (reading files and the PR) when a release must be made.
+        """
         if self.host is None:
             self.log(
-                f"no GitHub release for {facts.tag}: GITHUB_REPOSITORY/GITHUB_TOKEN not set "
+                f"no GitHub release for {tag}: GITHUB_REPOSITORY/GITHUB_TOKEN not set "
                 "(re-run with them to create it)"
             )
             return None
-        existing = self.host.get_release_by_tag(facts.tag)
+        existing = self.host.get_release_by_tag(tag)
         if existing is not None:
             return existing.html_url
-        title = release_notes.release_title(facts)
-        body = release_notes.render_release_notes(facts)
+        notes = facts()
+        title = release_notes.release_title(notes)
+        body = release_notes.render_release_notes(notes)
         try:
-            created = self.host.create_release(facts.tag, title, body)
+            created = self.host.create_release(tag, title, body)
         except MlgitopsError as error:
             # A concurrent run may have created it between our check and our create.
-            again = self.host.get_release_by_tag(facts.tag)
+            again = self.host.get_release_by_tag(tag)
             if again is not None:
                 return again.html_url
             raise ToolError(
-                f"tag {facts.tag} is pushed but its GitHub release failed: {error.message}",
+                f"tag {tag} is pushed but its GitHub release failed: {error.message}",
                 hint="re-run 'mlgitops promote' to finish the release",
             ) from error
         self.log(f"release created: {created.html_url}")
@@ -732,7 +737,7 @@ class Promoter:
         explicit = Version.parse(version) if version else None
         done = history.version_at(commit)
         if done is not None:
-            return self._already(model, commit, history, done.version, "auto", settings, dry_run)
+            return self._already(model, commit, history, done.version, dry_run)
         decision, pull = (
             (BumpDecision(Bump.PATCH, f"--version {explicit}"), None)
             if explicit
@@ -782,7 +787,7 @@ class Promoter:
                     f"tagged {commit[:12]} as {tag} ({decision.source}); "
                     f"pushed to {self.git_remote}"
                 )
-                url = self.ensure_release(facts)
+                url = self.ensure_release(tag, functools.partial(_same, facts))
                 return PromotionResult(
                     model.name, "promoted", commit, str(target), tag, [tag], url,
                     f"{model.name}: promoted {commit[:12]} as {tag}",
@@ -796,9 +801,7 @@ class Promoter:
             )
             done = history.version_at(commit)
             if done is not None:
-                return self._already(
-                    model, commit, history, done.version, decision.source, settings, False, pull
-                )
+                return self._already(model, commit, history, done.version, False, pull)
             if explicit:
                 raise TagConflict(
                     f"tag {tag} was just created at commit {owner.commit if owner else '?'}, "
@@ -817,8 +820,6 @@ class Promoter:
         commit: str,
         history: ModelHistory,
         version: Version,
-        source: str,
-        settings: ReleaseSettings,
         dry_run: bool,
         pull: Any = None,
     ) -> PromotionResult:
@@ -827,10 +828,13 @@ class Promoter:
         self.log(message)
         url = None
         if not dry_run:
-            if pull is None and self.host is not None:
-                pull = self._merged_pull_request(commit)
-            facts = self._facts(model, commit, version, history, source, pull)
-            url = self.ensure_release(facts)
+
+            def facts() -> ReleaseFacts:
+                found = pull if pull is not None else self._merged_pull_request(commit)
+                source = _bump_source_of(self.repo, tag)
+                return self._facts(model, commit, version, history, source, found)
+
+            url = self.ensure_release(tag, facts)
         return PromotionResult(
             model.name, "already-promoted", commit, str(version), tag, [tag], url, message
         )
@@ -1001,6 +1005,19 @@ class Promoter:
             )  # fmt: skip
         self.log(f"stage tags of {model} changed concurrently; re-reading (attempt {attempt})")
         return None
+
+
+def _same(value: ReleaseFacts) -> ReleaseFacts:
+    return value
+
+
+def _bump_source_of(repo: Path, tag: str) -> str:
+    """The `bump:` line of a tag message written by `tag_message`, else ""."""
+    contents = git("tag", "-l", "--format=%(contents)", tag, cwd=repo)
+    for line in contents.splitlines():
+        if line.startswith("bump: "):
+            return line.removeprefix("bump: ")
+    return ""
 
 
 def _check_stage_known(stage: str, settings: ReleaseSettings) -> None:
