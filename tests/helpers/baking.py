@@ -8,8 +8,11 @@ has a clean `git status` and `dvc status`, ready for a branch and a pull request
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +85,34 @@ def bake_and_init(
     if push:
         proc.dvc("push", "--quiet", cwd=repo)
     return repo
+
+
+_TRAINED: dict[tuple[tuple[str, str], ...], Path] = {}
+
+
+def trained_copy(tmp_path: Path, **context: Any) -> Path:
+    """A private copy of a baked, initialised, trained and pushed repository, in `tmp_path`.
+
+    The first call per answers (per test process) pays for bake + init + repro + push; later
+    calls copy that repository (git history, DVC cache) and its local remote, which takes
+    well under a second. The copy's remote is its own `tmp_path/<slug>-dvc-remote`, set in
+    `.dvc/config.local` (git-ignored), so `git status` stays clean; a `git clone` of the copy
+    still reads the committed URL, the shared source remote. Returns the copy.
+    """
+    key = tuple(sorted((name, str(value)) for name, value in context.items()))
+    if key not in _TRAINED:
+        base = Path(tempfile.mkdtemp(prefix="mlgitops-trained-"))
+        atexit.register(shutil.rmtree, base, True)
+        _TRAINED[key] = bake_and_init(base, push=True, **context)
+    source = _TRAINED[key]
+    target = tmp_path / source.name
+    shutil.copytree(source, target, symlinks=True)
+    remote = tmp_path / f"{source.name}-dvc-remote"
+    shutil.copytree(source.parent / f"{source.name}-dvc-remote", remote, symlinks=True)
+    (target / ".dvc" / "config.local").write_text(
+        f"['remote \"storage\"']\n    url = {remote}\n", encoding="utf-8"
+    )
+    return target
 
 
 def write_small_csv(path: Path, rows: int = 240, seed: int = 3) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers.baking import RUNNABLE
+from helpers.baking import RUNNABLE, trained_copy
 
 from mlgitops import proc
 
@@ -117,3 +117,18 @@ def test_dvc_reads_the_artifact_declaration(baked_default_repo: Path) -> None:
     assert artifact.path == "models/model.pkl"
     assert artifact.type == "model"
     assert artifact.meta == {"metrics": "reports/metrics.json", "card": "MODEL_CARD.md"}
+
+
+def test_trained_copy_is_independent_and_clean(tmp_path: Path) -> None:
+    first = trained_copy(tmp_path / "one")
+    second = trained_copy(tmp_path / "two")
+    for repo in (first, second):
+        assert proc.git("status", "--porcelain", cwd=repo) == ""
+        assert UP_TO_DATE in proc.dvc("status", cwd=repo)
+        assert "storage" in proc.dvc("remote", "list", cwd=repo)
+    assert proc.dvc("config", "remote.storage.url", cwd=second).strip() == str(
+        tmp_path / "two" / "breast-cancer-classifier-dvc-remote"
+    )
+    assert "in sync" in proc.dvc("status", "--cloud", cwd=second).lower() or (
+        proc.dvc("status", "--cloud", "--json", cwd=second).strip() in ("{}", "")
+    )
