@@ -173,7 +173,9 @@ class ActWorld:
             timeout=900,
         )
         elapsed = time.monotonic() - started
-        return ActRun(completed.returncode, completed.stdout + completed.stderr, elapsed)
+        output = completed.stdout + completed.stderr
+        (self.work / f"act-{event_name}.log").write_text(output, encoding="utf-8")
+        return ActRun(completed.returncode, output, elapsed)
 
 
 USES_RE = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w.-]+)(?:/[^@\s]*)?@([0-9a-f]{40})\b", re.M)

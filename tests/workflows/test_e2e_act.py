@@ -2,8 +2,8 @@
 
 1. Bake the default answers, `mlgitops init`, train, push data and model to the local DVC
    remote, push `main` to a bare `origin`.
-2. Pull request: on a branch, raise `n_estimators`, retrain, commit, `dvc push`, push the
-   branch. act runs the baked repository's `.github/workflows/ml-pr.yml` for a
+2. Pull request: on a branch, lower `n_estimators` (cheaper to retrain), retrain, commit,
+   `dvc push`, push the branch. act runs the baked repository's `.github/workflows/ml-pr.yml` for a
    `pull_request` event; it calls the reusable ml-pr.yml and the composite actions of this
    checkout. The sticky comment must appear on the local GitHub-like server, once.
 3. Merge: `main` merges the branch and is pushed; the server knows the merged pull request
@@ -49,13 +49,13 @@ pytestmark = [
 REPOSITORY = f"{TEMPLATE_REPO.split('/')[0]}/{DEFAULT_SLUG}"
 MODEL = f"{DEFAULT_SLUG}-model"
 PR_NUMBER = 1
-BRANCH = "more-trees"
+BRANCH = "fewer-trees"
 
 
 def _bump_trees(repo: Path) -> None:
     params = repo / "params.yaml"
     text = params.read_text(encoding="utf-8")
-    changed = re.sub(r"(random_forest:\n\s+n_estimators:) 100", r"\1 150", text, count=1)
+    changed = re.sub(r"(random_forest:\n\s+n_estimators:) 100", r"\1 60", text, count=1)
     assert changed != text, "params.yaml changed shape: update this test"
     params.write_text(changed, encoding="utf-8")
 
@@ -112,7 +112,7 @@ def pr_run(world: ActWorld) -> ActRun:
     _bump_trees(repo)
     proc.dvc("repro", "--quiet", cwd=repo)
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "More trees")
+    git(repo, "commit", "-q", "-m", "Fewer trees")
     proc.dvc("push", "--quiet", cwd=repo)
     git(repo, "push", "-q", "origin", BRANCH)
     head = git(repo, "rev-parse", "HEAD")
@@ -120,7 +120,7 @@ def pr_run(world: ActWorld) -> ActRun:
         "POST",
         "pulls",
         {"repo": REPOSITORY, "number": PR_NUMBER, "head_sha": head, "base_ref": "main",
-         "head_ref": BRANCH, "title": "More trees"},
+         "head_ref": BRANCH, "title": "Fewer trees"},
     )  # fmt: skip
     world.timings["pull request: branch, retrain, push"] = time.monotonic() - started
     same_repo = {"full_name": REPOSITORY}
@@ -129,7 +129,7 @@ def pr_run(world: ActWorld) -> ActRun:
         "number": PR_NUMBER,
         "pull_request": {
             "number": PR_NUMBER,
-            "title": "More trees",
+            "title": "Fewer trees",
             "head": {"sha": head, "ref": BRANCH, "repo": same_repo},
             "base": {"ref": "main", "repo": same_repo},
             "labels": [],
@@ -175,7 +175,7 @@ def promote_run(world: ActWorld, pr_run: ActRun) -> ActRun:
         "POST",
         "pulls",
         {"repo": REPOSITORY, "number": PR_NUMBER, "head_sha": head, "base_ref": "main",
-         "head_ref": BRANCH, "title": "More trees", "labels": ["release:minor"],
+         "head_ref": BRANCH, "title": "Fewer trees", "labels": ["release:minor"],
          "merged": True, "merge_commit_sha": merge},
     )  # fmt: skip
     world.timings["merge and push main"] = time.monotonic() - started

@@ -34,6 +34,11 @@ BAKED_VARIANTS = {
         "dvc_remote": "azure",
         "dvc_remote_url": "azure://container/models",
     },
+    "self-hosted-ssh": {
+        "training_runner": "self-hosted",
+        "dvc_remote": "ssh",
+        "dvc_remote_url": "ssh://dvc@example.com/srv/dvc",
+    },
 }
 
 
