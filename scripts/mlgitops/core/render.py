@@ -65,6 +65,8 @@ class ModelReport:
 
 @dataclass(frozen=True)
 class Report:
+    """The whole PR report: what `render_report` and `report_to_dict` show."""
+
     head: Revision
     base: Revision
     models: tuple[ModelReport, ...]
@@ -172,6 +174,7 @@ def _mark(delta: MetricDelta) -> str:
 
 # ----------------------------------------------------------------------------- verdict
 def all_deltas(report: Report) -> list[MetricDelta]:
+    """Every metric comparison of every model of the report."""
     return [delta for model in report.models for delta in model.deltas]
 
 
