@@ -152,7 +152,6 @@ class ActWorld:
             "--no-cache-server",
             "--env", f"GITHUB_API_URL={self.hub.api_url}",
             "--env", f"GITHUB_REPOSITORY={self.repository}",
-            "--env", f"RUNNER_TOOL_CACHE={self.work / 'tool-cache'}",
             "--secret", "GITHUB_TOKEN",
         ]  # fmt: skip
         for (name, ref), folder in self.stand_ins.items():
