@@ -62,8 +62,13 @@ def test_labels_drive_the_bump_and_release_notes(
     assert "label release:major on PR #1" in out
     second = sandbox.change(2)
     merged_pull(localhub, 2, second, ["enhancement", "release:patch"])
+    outputs = sandbox.root / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
     code, out = mlgitops(capsys, monkeypatch, sandbox.work, "promote")
     assert code == 0, out
+    written = outputs.read_text(encoding="utf-8")
+    assert "tag<<" in written and "\ndemo-model@v1.0.1\n" in written
+    assert "status<<" in written and "\npromoted\n" in written
     assert sandbox.origin_tags() == {"demo-model@v1.0.0": first, "demo-model@v1.0.1": second}
 
     releases = {r["tag_name"]: r for r in localhub.releases(REPOSITORY)}
@@ -277,3 +282,16 @@ def test_gto_reads_our_tags(sandbox: Sandbox, capsys: Capsys, monkeypatch: MP) -
     assert shown["demo-model"]["version"] == "v1.1.0"
     versions = json.loads(sh(str(gto), "show", "demo-model", "--json", cwd=sandbox.work))
     assert sorted(v["version"] for v in versions) == ["v1.0.0", "v1.1.0"]
+
+
+def test_remote_configured_only_in_config_local(
+    sandbox: Sandbox, capsys: Capsys, monkeypatch: MP
+) -> None:
+    """Credentials and private remotes live in .dvc/config.local; verification uses them."""
+    sh("dvc", "remote", "remove", "store", cwd=sandbox.work)
+    sh("dvc", "remote", "add", "--local", "--default", "private", "../dvc-remote", cwd=sandbox.work)
+    sh("git", "commit", "--quiet", "-am", "remote moved to config.local", cwd=sandbox.work)
+    code, out = mlgitops(capsys, monkeypatch, sandbox.work, "promote")
+    assert code == 0, out
+    assert "fetched from 'private'" in out
+    assert any(sandbox.dvc_remote.rglob("*.dir"))
