@@ -295,3 +295,10 @@ def test_remote_configured_only_in_config_local(
     assert code == 0, out
     assert "fetched from 'private'" in out
     assert any(sandbox.dvc_remote.rglob("*.dir"))
+
+
+def test_bad_version_argument_is_a_usage_error(capsys: Capsys) -> None:
+    from mlgitops import cli
+
+    assert cli.main(["promote", "--stage", "staging", "--version", "1.2"]) == 2
+    assert "invalid version '1.2'" in capsys.readouterr().err

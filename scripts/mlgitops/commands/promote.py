@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from mlgitops.core.tags import Version
 from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
 from mlgitops.services.promotion import (
     DEFAULT_GIT_REMOTE,
@@ -48,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--version",
         dest="model_version",
         metavar="vX.Y.Z",
+        type=version_argument,
         help="with --stage: the registered version to assign; "
         "without: register HEAD as exactly this version",
     )
@@ -62,6 +64,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="do not 'dvc push' first (the data must already be on the remote; still verified)",
     )
     parser.set_defaults(handler=run)
+
+
+def version_argument(text: str) -> str:
+    """argparse type: a GTO version such as v1.2.0."""
+    try:
+        return str(Version.parse(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
