@@ -205,3 +205,10 @@ def test_history_views() -> None:
     assert "| v1.1.0 | `c2` | 2026-01-02 | production |" in text
     assert "Stages: staging: v1.2.0, production: v1.1.0" in text
     assert "## none\n\nNo versions yet." in text
+
+
+def test_artifacts_in_subdirectories() -> None:
+    tags = ["models/sub=clf@v1.0.0", "models/sub=clf#prod#2", "clf@v5.0.0"]
+    assert next_version("models/sub:clf", tags, Bump.PATCH) == V("v1.0.1")
+    assert next_counter("models/sub:clf", tags) == 3
+    assert next_version("clf", tags, Bump.PATCH) == V("v5.0.1")

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from mlgitops.core.tags import ParsedTag, TagAction, Version, format_stage_tag, parse_tag
+from mlgitops.core.tags import (
+    SEPARATOR_IN_NAME,
+    SEPARATOR_IN_TAG,
+    ParsedTag,
+    TagAction,
+    Version,
+    format_stage_tag,
+    parse_tag,
+)
 
 
 class Bump(Enum):
@@ -108,10 +116,19 @@ def bump_version(current: Version | None, bump: Bump) -> Version:
     return Version(major, minor, patch + 1)
 
 
+def _prefixes(model: str) -> tuple[str, str]:
+    """Every tag of `model` starts with one of these: a cheap filter before the regex."""
+    in_tag = model.replace(SEPARATOR_IN_NAME, SEPARATOR_IN_TAG)
+    return (f"{in_tag}@", f"{in_tag}#")
+
+
 def parsed_tags(model: str, tag_names: Iterable[str]) -> list[ParsedTag]:
     """The registry tags of one model, in input order; other tags are ignored."""
+    prefixes = _prefixes(model)
     result = []
     for name in tag_names:
+        if not name.startswith(prefixes):
+            continue
         parsed = parse_tag(name)
         if parsed is not None and parsed.artifact == model:
             result.append(parsed)
@@ -276,7 +293,10 @@ def build_history(model: str, refs: Sequence[TagRef]) -> ModelHistory:
     deregistered: set[Version] = set()
     stage_refs: list[tuple[ParsedTag, TagRef]] = []
     counters = [0]
+    prefixes = _prefixes(model)
     for ref in refs:
+        if not ref.name.startswith(prefixes):
+            continue
         parsed = parse_tag(ref.name)
         if parsed is None or parsed.artifact != model:
             continue
