@@ -1,7 +1,7 @@
 """End to end with act: a pull request, then its merge, on one baked repository.
 
-1. Bake the default answers, `mlgitops init`, train, push data and model to the local DVC
-   remote, push `main` to a bare `origin`.
+1. A copy of the default answers baked, initialised, trained and pushed to a local DVC
+   remote (shared with the template tests), with `main` pushed to a bare `origin`.
 2. Pull request: on a branch, lower `n_estimators` (cheaper to retrain), retrain, commit,
    `dvc push`, push the branch. act runs the baked repository's `.github/workflows/ml-pr.yml` for a
    `pull_request` event; it calls the reusable ml-pr.yml and the composite actions of this
@@ -36,7 +36,7 @@ from act_harness import (
     make_stand_ins,
     third_party_actions,
 )
-from helpers.baking import DEFAULT_SLUG, bake_and_init
+from helpers.baking import DEFAULT_SLUG, trained_copy
 from workflow_files import TEMPLATE_DEFAULTS, TEMPLATE_REF
 
 from mlgitops import proc
@@ -65,7 +65,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActWorld]:
     base = tmp_path_factory.mktemp("act")
     timings: dict[str, float] = {}
     started = time.monotonic()
-    repo = bake_and_init(base, push=True)
+    # A private copy of the session's trained default repository, pointed for good (in
+    # git, as act copies only what git does not ignore) at its own copy of the DVC remote.
+    repo = trained_copy(base)
+    (repo / ".dvc" / "config.local").unlink()
+    remote_name = proc.dvc("remote", "default", cwd=repo).strip()
+    proc.dvc(
+        "remote", "modify", remote_name, "url", str(base / f"{repo.name}-dvc-remote"), cwd=repo
+    )
+    git(repo, "commit", "-q", "-m", "Use this test's DVC remote", "--", ".dvc/config")
     origin = base / "origin.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(origin)], check=True)
     git(repo, "remote", "add", "origin", str(origin))
