@@ -79,7 +79,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActWorld]:
     git(repo, "remote", "add", "origin", str(origin))
     git(repo, "fetch", "-q", "origin")
     git(repo, "branch", "-q", "--set-upstream-to=origin/main", "main")
-    timings["bake, init, train, push"] = time.monotonic() - started
+    timings["trained repository (bake, init, train, push; shared per session)"] = (
+        time.monotonic() - started
+    )
 
     work = base / "work"
     template_copy = copy_checkout(work / "template")
