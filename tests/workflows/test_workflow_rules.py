@@ -227,3 +227,13 @@ def test_dependabot_covers_actions_and_pip() -> None:
         config: Any = load(path)
         kinds = {update["package-ecosystem"] for update in config["updates"]}
         assert kinds == {"github-actions", "pip"}, rel(path)
+
+
+def test_fork_comment_listens_to_the_pull_request_workflow() -> None:
+    """The generated ml-comment.yml follows the generated ml-pr.yml by its exact name."""
+    folder = ROOT / "template" / "{{cookiecutter.project_slug}}" / ".github" / "workflows"
+    pr_name = re.search(r"^name: (.+)$", (folder / "ml-pr.yml").read_text("utf-8"), re.M)
+    comment = (folder / "ml-comment.yml").read_text(encoding="utf-8")
+    assert pr_name is not None
+    assert f'workflows: ["{pr_name[1]}"]' in comment
+    assert "types: [completed]" in comment
