@@ -122,13 +122,10 @@ def test_dvc_reads_the_artifact_declaration(baked_default_repo: Path) -> None:
 def test_trained_copy_is_independent_and_clean(tmp_path: Path) -> None:
     first = trained_copy(tmp_path / "one")
     second = trained_copy(tmp_path / "two")
+    assert first != second
     for repo in (first, second):
         assert proc.git("status", "--porcelain", cwd=repo) == ""
-        assert UP_TO_DATE in proc.dvc("status", cwd=repo)
-        assert "storage" in proc.dvc("remote", "list", cwd=repo)
-    assert proc.dvc("config", "remote.storage.url", cwd=second).strip() == str(
-        tmp_path / "two" / "breast-cancer-classifier-dvc-remote"
-    )
-    assert "in sync" in proc.dvc("status", "--cloud", cwd=second).lower() or (
-        proc.dvc("status", "--cloud", "--json", cwd=second).strip() in ("{}", "")
-    )
+    local = (second / ".dvc" / "config.local").read_text(encoding="utf-8")
+    assert str(tmp_path / "two" / "breast-cancer-classifier-dvc-remote") in local
+    # The copy's own remote holds everything: nothing to push, nothing missing.
+    assert proc.dvc("status", "--cloud", "--json", cwd=second).strip() in ("{}", "")
