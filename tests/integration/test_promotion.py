@@ -270,20 +270,6 @@ def test_concurrent_promotions_from_two_clones(sandbox: Sandbox) -> None:
         assert sh("git", "tag", "-l", cwd=clone).split() == sorted(tags)
 
 
-def test_gto_reads_our_tags(sandbox: Sandbox, capsys: Capsys, monkeypatch: MP) -> None:
-    """Versions here; stages and rollbacks are checked with gto in test_rollback.py."""
-    gto = Path(sys.executable).with_name("gto")
-    if not gto.exists():
-        pytest.skip("gto is not installed")
-    assert mlgitops(capsys, monkeypatch, sandbox.work, "promote", "--bump", "major")[0] == 0
-    sandbox.change(2)
-    assert mlgitops(capsys, monkeypatch, sandbox.work, "promote")[0] == 0
-    shown = json.loads(sh(str(gto), "show", "--json", cwd=sandbox.work))
-    assert shown["demo-model"]["version"] == "v1.1.0"
-    versions = json.loads(sh(str(gto), "show", "demo-model", "--json", cwd=sandbox.work))
-    assert sorted(v["version"] for v in versions) == ["v1.0.0", "v1.1.0"]
-
-
 def test_remote_configured_only_in_config_local(
     sandbox: Sandbox, capsys: Capsys, monkeypatch: MP
 ) -> None:

@@ -87,7 +87,12 @@ def test_promote_through_stages_then_roll_back(
         "demo-model#staging#1",
         "demo-model#staging#3",
     ]
-    assert _gto_show(work)["stage"] == {"staging": "v0.2.0", "production": "v0.2.0"}
+    shown = _gto_show(work)
+    assert shown["version"] == "v0.2.0"  # gto reads our version tags too
+    assert shown["stage"] == {"staging": "v0.2.0", "production": "v0.2.0"}
+    gto = str(Path(sys.executable).with_name("gto"))
+    versions = json.loads(sh(gto, "show", "demo-model", "--json", cwd=work))
+    assert sorted(v["version"] for v in versions) == ["v0.1.0", "v0.2.0"]
 
     code, out = mlgitops(
         capsys, monkeypatch, work, "rollback", "--stage", "production", "--dry-run"
