@@ -49,7 +49,14 @@ from mlgitops.core.versioning import (
     parse_bump,
     plan_assignment,
 )
-from mlgitops.errors import GateFailed, InputError, Location, MlgitopsError, ToolError
+from mlgitops.errors import (
+    GateFailed,
+    InputError,
+    Location,
+    MlgitopsError,
+    ToolError,
+    UsageError,
+)
 from mlgitops.proc import git, run
 
 DEFAULT_GIT_REMOTE = "origin"
@@ -247,6 +254,11 @@ def fetch_tags(repo: Path, remote: str) -> None:
 
     A local tag that differs from the remote's is a conflict naming both commits.
     """
+    if run(["git", "remote", "get-url", remote], repo, check=False).returncode != 0:
+        raise UsageError(
+            f"no git remote named '{remote}': tags are read from and pushed to it",
+            hint="pass --remote NAME, or 'git remote add origin URL'",
+        )
     result = run(
         ["git", "fetch", "--quiet", "--no-tags", remote, "refs/tags/*:refs/tags/*"],
         repo,
