@@ -67,6 +67,7 @@ def test_history_of_several_models(tmp_path: Path, capsys: Capsys, monkeypatch: 
 
     code, out = mlgitops(capsys, monkeypatch, work, "history", "--model", "beta")
     assert code == 0
+    assert out == mlgitops(capsys, monkeypatch, work, "history", "beta")[1]
     assert out.startswith("## beta\n")
     assert f"| v0.1.0 | `{first[:12]}` |" in out
     assert "alpha" not in out

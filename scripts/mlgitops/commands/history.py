@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlgitops.core.versioning import artifacts_in_tags, build_history, history_to_dict
 from mlgitops.core.versioning import render_history_md as render_md
-from mlgitops.errors import InputError, MlgitopsError
+from mlgitops.errors import InputError, MlgitopsError, UsageError
 from mlgitops.services.promotion import (
     DEFAULT_GIT_REMOTE,
     fetch_tags,
@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--model", help="only this model")
+    parser.add_argument("model_name", nargs="?", metavar="MODEL", help="only this model")
+    parser.add_argument("--model", help="only this model (same as MODEL)")
     parser.add_argument("--format", choices=("md", "json"), default="md")
     parser.add_argument("--output", type=Path, help="write here instead of stdout")
     parser.add_argument("--fetch", action="store_true", help="fetch tags from the remote first")
@@ -48,12 +49,15 @@ def _declared_models(root: Path) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.model_name and args.model and args.model_name != args.model:
+        raise UsageError(f"two models given: {args.model_name!r} and --model {args.model!r}")
+    model = args.model or args.model_name
     root = repo_root(args.repo)
     if args.fetch:
         fetch_tags(root, args.remote)
     refs = list_tag_refs(root)
-    if args.model:
-        models = [args.model]
+    if model:
+        models = [model]
     else:
         models = _declared_models(root)
         models += [m for m in artifacts_in_tags(r.name for r in refs) if m not in models]
