@@ -320,9 +320,9 @@ def test_shallow_clone_without_origin_names_fetch_depth(
 @pytest.fixture(scope="module")
 def baked_pr(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default baked repo, trained on main, plus a PR branch with shallower trees."""
-    from helpers.baking import bake_and_init
+    from helpers.baking import trained_copy  # shares one bake per test process
 
-    repo = bake_and_init(tmp_path_factory.mktemp("baked"))
+    repo = trained_copy(tmp_path_factory.mktemp("baked"))
     git("checkout", "-q", "-b", "shallower-trees", cwd=repo)
     params = repo / "params.yaml"
     text = params.read_text()
