@@ -575,6 +575,8 @@ def test_each_dvc_artifact_is_governed_with_its_own_metrics_and_card(
     # --metrics names one file: one model, subjects without a prefix
     code, report = verdict(capsys, "--no-dvc-status", "--metrics", "reports/metrics.json")
     assert code == 0
+    assert main(["validate"]) == 2
+    assert capsys.readouterr().err == "mlgitops: error: UPSELL_CARD.md: file not found\n"
 
 
 # --------------------------------------------------------------------------- shallow clones

@@ -22,6 +22,7 @@ from mlgitops.policy import (
     policy_from_document,
     policy_problems,
 )
+from mlgitops.repo import Repo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model-card",
         metavar="FILE",
-        help="default: model_card.path from the policy, else MODEL_CARD.md",
+        help="default: model_card.path from the policy and the meta.card of every dvc.yaml"
+        " artifact, else MODEL_CARD.md",
     )
     parser.add_argument("-C", "--repo", default=".", metavar="DIR", help="repository root")
     parser.set_defaults(handler=run)
@@ -48,6 +50,7 @@ def collect_problems(
     """(problems, names of the files found valid)."""
     problems: list[InputError] = []
     valid: list[str] = []
+    policy_card: str | None = None
     try:
         document = load_yaml(root / policy_file, file=policy_file, max_bytes=MAX_POLICY_BYTES)
         found = policy_problems(document)
@@ -55,8 +58,8 @@ def collect_problems(
         if not found:
             valid.append(policy_file)
             policy = policy_from_document(document)
-            if card_file is None and policy.model_card is not None:
-                card_file = policy.model_card.path
+            if policy.model_card is not None:
+                policy_card = policy.model_card.path
     except InputError as error:
         problems.append(error)
     try:
@@ -64,15 +67,29 @@ def collect_problems(
         valid.append(params_file)
     except InputError as error:
         problems.append(error)
-    card_file = card_file or "MODEL_CARD.md"
-    try:
-        found = model_card_problems(load_model_card(root / card_file, file=card_file))
-        problems.extend(found)
-        if not found:
-            valid.append(card_file)
-    except InputError as error:
-        problems.append(error)
+    default_card = policy_card or "MODEL_CARD.md"
+    cards = [card_file] if card_file else _model_cards(root, default_card)
+    for card in cards:
+        try:
+            found = model_card_problems(load_model_card(root / card, file=card))
+            problems.extend(found)
+            if not found:
+                valid.append(card)
+        except InputError as error:
+            problems.append(error)
     return problems, valid
+
+
+def _model_cards(root: Path, default: str) -> list[str]:
+    """The card of every model `govern` checks: each dvc.yaml artifact with a metrics file
+    (its `meta.card`, else the policy's card), or the policy's card alone."""
+    artifacts = Repo(root).artifacts(None) if (root / "dvc.yaml").is_file() else []
+    cards: list[str] = []
+    for artifact in artifacts:
+        card = artifact.card or default
+        if artifact.metrics and card not in cards:
+            cards.append(card)
+    return cards or [default]
 
 
 def run(args: argparse.Namespace) -> int:
