@@ -113,6 +113,21 @@ def test_comments_pulls_releases_statuses_issues(hub: LocalHub, host: PyGithubHo
     assert host.edit_issue(issue.number, "new <!-- drift:model -->").body.startswith("new")
 
 
+def test_issue_with_our_marker_by_someone_else_is_not_ours(
+    hub: LocalHub, host: PyGithubHost
+) -> None:
+    settings = ActionsSettings(repository=REPO, api_url=hub.api_url, token="alice-tok")
+    with connect(settings) as alice:
+        planted = alice.create_issue("Fake", "<!-- drift:model --> planted", ["drift"])
+    assert planted.author_login == "alice"
+    assert host.find_open_issue("<!-- drift:model -->", author="ml-bot") is None
+    ours = host.create_issue("Drift", "<!-- drift:model --> ours", ["drift"])
+    hub.clear_requests()
+    assert host.find_open_issue("<!-- drift:model -->", author="ml-bot") == ours
+    # One listing call; plain issues are not fetched again one by one.
+    assert [(r.method, r.path) for r in hub.requests] == [("GET", f"/repos/{REPO}/issues")]
+
+
 def test_list_follows_pages(hub: LocalHub, host: PyGithubHost) -> None:
     for i in range(250):
         hub.add_comment(REPO, 12, f"c{i}", "alice")

@@ -72,6 +72,7 @@ class Issue:
     html_url: str
     labels: tuple[str, ...] = ()
     state: str = "open"
+    author_login: str = ""
 
 
 class GitHubHost(Protocol):
@@ -108,7 +109,9 @@ class GitHubHost(Protocol):
         target_url: str | None = None,
     ) -> None: ...
 
-    def find_open_issue(self, marker: str, label: str | None = None) -> Issue | None: ...
+    def find_open_issue(
+        self, marker: str, label: str | None = None, author: str | None = None
+    ) -> Issue | None: ...
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> Issue: ...
 
@@ -294,6 +297,7 @@ def _issue(item: Any) -> Issue:
         html_url=str(item.html_url or ""),
         labels=tuple(str(label.name) for label in item.labels),
         state=str(item.state or "open"),
+        author_login=str(item.user.login) if item.user is not None else "",
     )
 
 
@@ -469,15 +473,25 @@ class PyGithubHost:
         self._retrying.call(f"set status '{context}' on {sha[:12]}", post)
 
     # ------------------------------------------------------------------ issues
-    def find_open_issue(self, marker: str, label: str | None = None) -> Issue | None:
+    def find_open_issue(
+        self, marker: str, label: str | None = None, author: str | None = None
+    ) -> Issue | None:
+        """The first open issue (not PR) whose body holds `marker`, written by `author`
+        when given: a marker pasted into somebody else's issue must not capture the bot."""
         listing = (
             self._repo.get_issues(state="open", labels=[label])
             if label
             else self._repo.get_issues(state="open")
         )
         for item in self._items("search open issues", listing):
-            if item.pull_request is None and marker in (item.body or ""):
-                return _issue(item)
+            # GitHub lists pull requests as issues too. Tell them apart by html_url:
+            # `item.pull_request` is absent from plain issues' JSON, and reading it would
+            # make PyGithub fetch each issue again.
+            if "/pull/" in (item.html_url or "") or marker not in (item.body or ""):
+                continue
+            if author is not None and (item.user is None or item.user.login != author):
+                continue
+            return _issue(item)
         return None
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:

@@ -60,7 +60,11 @@ _STAGE_REFERENCE = re.compile(r"^(?P<model>[A-Za-z0-9][A-Za-z0-9_/-]*)#(?P<stage
 class IssueHost(Protocol):
     """The part of `mlgitops.github.client.GitHubHost` drift needs."""
 
-    def find_open_issue(self, marker: str, label: str | None = None) -> Any: ...
+    def authenticated_login(self) -> str: ...
+
+    def find_open_issue(
+        self, marker: str, label: str | None = None, author: str | None = None
+    ) -> Any: ...
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> Any: ...
 
@@ -372,8 +376,9 @@ def publish_issue(host: IssueHost, run: DriftRun, run_url: str | None = None) ->
     """Open the drift issue, or edit the open one; returns (issue, created)."""
     label = run.report.policy.issue_label
     body = issue_body(run, run_url)
-    # Found by marker alone: an issue whose label was removed must not be duplicated.
-    existing = host.find_open_issue(run.marker)
+    # Found by marker and author, not by label: an issue whose label was removed must not
+    # be duplicated, and a marker pasted into somebody else's issue must not capture us.
+    existing = host.find_open_issue(run.marker, author=host.authenticated_login())
     if existing is not None:
         return host.edit_issue(existing.number, body), False
     return host.create_issue(issue_title(run.model, run.report), body, [label]), True
