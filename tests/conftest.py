@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,11 @@ os.environ.setdefault("GIT_AUTHOR_NAME", "Test Author")
 os.environ.setdefault("GIT_AUTHOR_EMAIL", "author@example.com")
 os.environ.setdefault("GIT_COMMITTER_NAME", "Test Author")
 os.environ.setdefault("GIT_COMMITTER_EMAIL", "author@example.com")
+# `dvc`, `cookiecutter` and the `python` that DVC stages call must be this environment's,
+# also when the tests run as `.venv/bin/python -m pytest` without activating it.
+_interpreter_bin = os.path.dirname(sys.executable)
+if not os.environ.get("PATH", "").startswith(_interpreter_bin + os.pathsep):
+    os.environ["PATH"] = _interpreter_bin + os.pathsep + os.environ.get("PATH", "")
 # A run inside GitHub Actions must not make the tests write annotations or outputs.
 for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_EVENT_PATH"):
     os.environ.pop(name, None)
