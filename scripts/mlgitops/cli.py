@@ -40,7 +40,20 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}", hint=f"run '{self.prog} --help'")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _requested_command(argv: Sequence[str]) -> str | None:
+    """The command named on the line: the first word that is not an option."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMAND_MODULES else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command, or with `only` that one.
+
+    Registering one command imports one module: `mlgitops report` does not pay for the
+    imports of drift (scipy) or governance (jsonschema), and starts faster.
+    """
     parser = _ArgumentParser(
         prog="mlgitops",
         description="GitOps bots for ML repositories: report, govern, promote.",
@@ -50,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=_ArgumentParser
     )
-    for name in COMMAND_MODULES:
+    names = COMMAND_MODULES if only is None else (only,) if only else ()
+    for name in names:
         module = importlib.import_module(f"mlgitops.commands.{name}")
         module.register(subparsers)
     return parser
@@ -79,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        parser = build_parser()
+        command = _requested_command(argv)
+        version_only = command is None and "--version" in argv and "--help" not in argv
+        parser = build_parser(command) if not version_only else build_parser(only="")
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help(sys.stderr)

@@ -24,3 +24,25 @@ def test_error_becomes_annotation_in_actions(
     out = capsys.readouterr().out
     assert out.startswith("::error::")
     assert "\n" not in out.strip()  # multi-line messages are %0A-encoded
+
+
+def test_one_command_loads_only_its_own_imports() -> None:
+    """`mlgitops history` must not pay for scipy (drift) or jsonschema (governance)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mlgitops import cli; cli.build_parser('history'); "
+        "print(sorted(m for m in ('scipy', 'jsonschema', 'pandas', 'github') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_version_needs_no_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("mlgitops ")
