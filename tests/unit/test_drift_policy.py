@@ -63,13 +63,23 @@ def test_columns_all_means_every_column(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("section", "message", "line", "key"),
     [
-        ("drift:\n  psi_max: high\n", "'psi_max' must be a number", 6, "drift.psi_max"),
-        ("drift:\n  ks_pvalue_min: 2\n", "between 0 and 1", 6, "drift.ks_pvalue_min"),
-        ("drift:\n  psi_max: true\n", "'psi_max' must be a number", 6, "drift.psi_max"),
-        ("drift:\n  colums: all\n", "unknown drift key 'colums'", 6, "drift.colums"),
-        ("drift:\n  columns: x\n", "list of column names", 6, "drift.columns"),
-        ("drift:\n  bins: 1\n", "'bins' must be an integer", 6, "drift.bins"),
-        ("drift:\n  issue_label: ''\n", "'issue_label'", 6, "drift.issue_label"),
+        ("drift:\n  psi_max: high\n", 'expected a number, got string "high"', 6, "drift.psi_max"),
+        (
+            "drift:\n  ks_pvalue_min: 2\n",
+            "2 is greater than the maximum of 1",
+            6,
+            "drift.ks_pvalue_min",
+        ),
+        ("drift:\n  psi_max: true\n", "expected a number, got boolean true", 6, "drift.psi_max"),
+        ("drift:\n  colums: all\n", "unknown key 'colums'", 6, "drift.colums"),
+        (
+            "drift:\n  columns: x\n",
+            "columns takes 'all' or a list of column names",
+            6,
+            "drift.columns",
+        ),
+        ("drift:\n  bins: 1\n", "must be >= 2, got 1", 6, "drift.bins"),
+        ("drift:\n  issue_label: ''\n", "must not be empty", 6, "drift.issue_label"),
         ("drift: [1]\n", "expected a mapping", 5, "drift"),
     ],
 )
