@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from mlgitops.core.metrics import flatten
 from mlgitops.core.release_notes import (
     MAX_RELEASE_BODY,
     DataHash,
@@ -11,7 +12,6 @@ from mlgitops.core.release_notes import (
     ReleaseFacts,
     data_hashes_from_dvcfile,
     data_hashes_from_lock,
-    flatten,
     format_value,
     md_text,
     metrics_summary,

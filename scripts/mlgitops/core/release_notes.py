@@ -96,18 +96,6 @@ def format_value(value: object) -> str:
     return md_text(value if isinstance(value, str) else repr(value))
 
 
-def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """`{"train": {"seed": 1}}` to `{"train.seed": 1}` (lists stay values)."""
-    flat: dict[str, Any] = {}
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
 def data_hashes_from_lock(lock: Mapping[str, Any]) -> list[DataHash]:
     """Every dep and out that dvc.lock pins by hash, stage by stage."""
     hashes = []

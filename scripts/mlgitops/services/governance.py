@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgitops.core import rules
+from mlgitops.core.metrics import flatten as flatten_mapping
 from mlgitops.core.model_card import card_metrics
 from mlgitops.core.rules import (
     ChangeFacts,
@@ -131,18 +132,11 @@ def base_metrics(root: Path, base: Base, metrics_file: str) -> Mapping[str, Any]
 # --------------------------------------------------------------------------- metrics
 
 
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as dotted keys: {"a": {"b": 1}} -> {"a.b": 1}."""
+def flatten(data: Any) -> dict[str, Any]:
+    """A metrics document as dotted keys; TypeError when it is not a JSON object."""
     if not isinstance(data, dict):
         raise TypeError("expected a JSON object")
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
+    return flatten_mapping(data)
 
 
 def _read_json(path: Path) -> tuple[Any, str | None]:
@@ -169,7 +163,7 @@ def _params_changes(root: Path, base: Base | None, params_file: str) -> tuple[Pa
         return ()
     if not isinstance(old.data, dict):
         return ()
-    head_flat, base_flat = _flatten_any(head.data), _flatten_any(old.data)
+    head_flat, base_flat = flatten_mapping(head.data), flatten_mapping(old.data)
     changes = []
     for key in sorted(set(head_flat) | set(base_flat)):
         if head_flat.get(key) != base_flat.get(key) and key in head_flat:
@@ -178,15 +172,6 @@ def _params_changes(root: Path, base: Base | None, params_file: str) -> tuple[Pa
                 ParamChange(key, base_flat.get(key), head_flat.get(key), head.line_of(*path))
             )
     return tuple(changes)
-
-
-def _flatten_any(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict):
-        flat: dict[str, Any] = {}
-        for key, value in data.items():
-            flat.update(_flatten_any(value, f"{prefix}{key}."))
-        return flat
-    return {prefix.rstrip("."): data}
 
 
 def gather_metrics(

@@ -254,9 +254,7 @@ class Lifecycle:
             for _ in range(2):
                 self.mlgitops("comment", "--pr", str(PR_NUMBER), "--body-file", str(body), env=env)
             comments = hub.comments(REPOSITORY, PR_NUMBER)
-            self.say(
-                f"    comments on PR #{PR_NUMBER}: {len(comments)} (edited, not duplicated)"
-            )
+            self.say(f"    comments on PR #{PR_NUMBER}: {len(comments)} (edited, not duplicated)")
             self.show(
                 f"PR #{PR_NUMBER} comment by {comments[-1]['user']['login']}", comments[-1]["body"]
             )

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import yaml
 
 from mlgitops.core import release_notes
+from mlgitops.core.metrics import flatten
 from mlgitops.core.release_notes import PullRequestRef, ReleaseFacts
 from mlgitops.core.tags import Version, check_model_name, format_tag
 from mlgitops.core.versioning import (
@@ -580,9 +581,9 @@ def release_facts(
         with suppress(json.JSONDecodeError):
             loaded = json.loads(metrics_text)
             if isinstance(loaded, dict):
-                metrics = release_notes.flatten(loaded)
+                metrics = flatten(loaded)
     params_data = _load_yaml(show_file(repo, commit, "params.yaml"))
-    params = release_notes.flatten(params_data) if isinstance(params_data, dict) else {}
+    params = flatten(params_data) if isinstance(params_data, dict) else {}
     lock = _load_yaml(show_file(repo, commit, "dvc.lock"))
     data = release_notes.data_hashes_from_lock(lock) if isinstance(lock, dict) else []
     listing = git("ls-tree", "-r", "--name-only", commit, cwd=repo).splitlines()
