@@ -219,7 +219,7 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> str:
                 "--policy",
                 write(t / "p.yaml", "version: 1\nmetrics: {}\ndrift:\n  psi_max: -1\n"),
             ],
-            "p.yaml:4 (key 'drift.psi_max'): 'psi_max' must be between",
+            "p.yaml:4 (key 'drift.psi_max'): must be >= 0, got -1",
         ),
         (lambda t: ["--reference", TAG, "--current", DATA, "--open-issue"], "GITHUB_TOKEN"),
         (
