@@ -84,6 +84,29 @@ def test_labels_drive_the_bump_and_release_notes(
     assert "`demo-model@v1.0.0`" in body  # previous version
 
 
+def test_coalesced_run_takes_the_largest_bump_of_the_merged_prs(
+    sandbox: Sandbox, localhub: LocalHub, capsys: Capsys, monkeypatch: MP
+) -> None:
+    """Two merges land before a promotion run: one run releases both, with the larger bump."""
+    use_hub(monkeypatch, localhub)
+    first = sh("git", "rev-parse", "HEAD", cwd=sandbox.work)
+    merged_pull(localhub, 1, first, ["release:patch"])
+    code, out = mlgitops(capsys, monkeypatch, sandbox.work, "promote")
+    assert code == 0, out
+    assert sandbox.origin_tags() == {"demo-model@v0.0.1": first}
+    second = sandbox.change(2)
+    merged_pull(localhub, 2, second, ["release:minor"])
+    third = sandbox.change(3)
+    merged_pull(localhub, 3, third, ["release:patch"])
+    code, out = mlgitops(capsys, monkeypatch, sandbox.work, "promote")
+    assert code == 0, out
+    assert "label release:minor on PR #2 (largest of 2 merged PRs)" in out
+    assert sandbox.origin_tags() == {"demo-model@v0.0.1": first, "demo-model@v0.1.0": third}
+    # The release notes name the newest merged PR.
+    body = {r["tag_name"]: r for r in localhub.releases(REPOSITORY)}["demo-model@v0.1.0"]["body"]
+    assert "#3 Change 3" in body
+
+
 def test_skip_label_releases_nothing(
     sandbox: Sandbox, localhub: LocalHub, capsys: Capsys, monkeypatch: MP
 ) -> None:

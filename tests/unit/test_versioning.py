@@ -7,6 +7,7 @@ import pytest
 from mlgitops.core.tags import Version
 from mlgitops.core.versioning import (
     Bump,
+    BumpDecision,
     ReleaseRuleError,
     TagRef,
     artifacts_in_tags,
@@ -14,6 +15,7 @@ from mlgitops.core.versioning import (
     bump_from_labels,
     bump_version,
     check_stage_order,
+    combine_bumps,
     history_to_dict,
     latest_version,
     next_counter,
@@ -212,3 +214,21 @@ def test_artifacts_in_subdirectories() -> None:
     assert next_version("models/sub:clf", tags, Bump.PATCH) == V("v1.0.1")
     assert next_counter("models/sub:clf", tags) == 3
     assert next_version("clf", tags, Bump.PATCH) == V("v5.0.1")
+
+
+@pytest.mark.parametrize(
+    ("bumps", "expected_bump", "expected_source"),
+    [
+        ([], Bump.MINOR, "policy default (minor); no merged PR"),
+        ([Bump.PATCH], Bump.PATCH, "source 0"),
+        ([Bump.PATCH, Bump.MAJOR, Bump.MINOR], Bump.MAJOR, "source 1 (largest of 3 merged PRs)"),
+        ([Bump.SKIP, Bump.PATCH], Bump.PATCH, "source 1 (largest of 2 merged PRs)"),
+        ([Bump.SKIP, Bump.SKIP], Bump.SKIP, "release:skip on all 2 merged PRs"),
+    ],
+)
+def test_combine_bumps_of_coalesced_merges(
+    bumps: list[Bump], expected_bump: Bump, expected_source: str
+) -> None:
+    decisions = [BumpDecision(bump, f"source {i}") for i, bump in enumerate(bumps)]
+    combined = combine_bumps(decisions, Bump.MINOR)
+    assert (combined.bump, combined.source) == (expected_bump, expected_source)

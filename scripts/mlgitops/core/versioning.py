@@ -92,6 +92,24 @@ def bump_from_labels(
     return BumpDecision(chosen, f"label {LABEL_PREFIX}{chosen.value}{where}")
 
 
+def combine_bumps(decisions: Sequence[BumpDecision], default: Bump) -> BumpDecision:
+    """One bump for several merged PRs released together (newest first).
+
+    GitHub may coalesce the promotion runs of merges that land close together, so one
+    run can release several PRs: the largest bump any of them asks for wins, and the
+    release is skipped only when every one of them says `release:skip`.
+    """
+    if not decisions:
+        return BumpDecision(default, f"policy default ({default.value}); no merged PR")
+    if len(decisions) == 1:
+        return decisions[0]
+    wanted = [d for d in decisions if d.bump is not Bump.SKIP]
+    if not wanted:
+        return BumpDecision(Bump.SKIP, f"release:skip on all {len(decisions)} merged PRs")
+    chosen = max(wanted, key=lambda d: _BUMP_RANK[d.bump])
+    return BumpDecision(chosen.bump, f"{chosen.source} (largest of {len(decisions)} merged PRs)")
+
+
 def bump_version(current: Version | None, bump: Bump) -> Version:
     """The version after `current` (None: nothing released yet, counts as v0.0.0).
 

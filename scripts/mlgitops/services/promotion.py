@@ -46,6 +46,7 @@ from mlgitops.core.versioning import (
     build_history,
     bump_from_labels,
     check_stage_order,
+    combine_bumps,
     next_version,
     parse_bump,
     plan_assignment,
@@ -62,6 +63,9 @@ from mlgitops.proc import git, run
 
 DEFAULT_GIT_REMOTE = "origin"
 MAX_PUSH_ATTEMPTS = 5
+# Merges on the default branch looked at for release labels when promotion runs were
+# coalesced (one API call each).
+MAX_COALESCED_COMMITS = 20
 
 Log = Callable[[str], None]
 
@@ -95,6 +99,12 @@ class ReleaseHost(Protocol):
     def pull_requests_for_commit(self, sha: str) -> Sequence[_PullRequest]: ...
     def get_release_by_tag(self, tag: str) -> _Release | None: ...
     def create_release(self, tag: str, name: str, body: str) -> _Release: ...
+
+
+def _latest_commit(history: ModelHistory) -> str | None:
+    """The commit of the model's highest registered version (None before the first)."""
+    registered = [entry for entry in history.versions if not entry.deregistered]
+    return max(registered, key=lambda entry: entry.version).commit if registered else None
 
 
 class TagConflict(MlgitopsError):
@@ -656,8 +666,32 @@ class Promoter:
         pulls = [p for p in self.host.pull_requests_for_commit(commit) if p.merged]
         return pulls[0] if pulls else None
 
-    def decide_bump(self, commit: str, requested: str, default: Bump) -> tuple[BumpDecision, Any]:
-        """The bump for `commit`: explicit, or from the merged PR's labels, else `default`."""
+    def _merged_pull_requests(self, commit: str, since: str | None) -> list[_PullRequest]:
+        """The merged PRs released by promoting `commit`, newest first.
+
+        Those of the first-parent commits after the model's latest version (`since`), so
+        that a run which GitHub coalesced with earlier pushes still honours their labels;
+        at most MAX_COALESCED_COMMITS API look-ups. Without `since`, the commit's own.
+        """
+        commits = [commit]
+        if since is not None and since != commit:
+            listed = git(
+                "rev-list", "--first-parent", f"--max-count={MAX_COALESCED_COMMITS}",
+                commit, f"^{since}", cwd=self.repo,
+            )  # fmt: skip
+            commits = listed.split() or [commit]
+        found: dict[int, _PullRequest] = {}
+        for sha in commits:
+            pull = self._merged_pull_request(sha)
+            if pull is not None and pull.number not in found:
+                found[pull.number] = pull
+        return list(found.values())
+
+    def decide_bump(
+        self, commit: str, requested: str, default: Bump, since: str | None = None
+    ) -> tuple[BumpDecision, Any]:
+        """The bump for `commit`: explicit, or from the labels of the PRs merged since the
+        model's latest version (`since`; the largest bump wins), else `default`."""
         if requested != "auto":
             return BumpDecision(parse_bump(requested), f"--bump {requested}"), None
         if self.host is None:
@@ -665,14 +699,14 @@ class Promoter:
                 BumpDecision(default, f"policy default ({default.value}); no GitHub access"),
                 None,
             )
-        pull = self._merged_pull_request(commit)
-        if pull is None:
-            return BumpDecision(default, f"policy default ({default.value}); no merged PR"), None
-        try:
-            decision = bump_from_labels(pull.labels, default, pr=f"PR #{pull.number}")
-        except ReleaseRuleError as error:
-            raise InputError(str(error), hint="fix the labels of the merged PR") from None
-        return decision, pull
+        pulls = self._merged_pull_requests(commit, since)
+        decisions = []
+        for pull in pulls:
+            try:
+                decisions.append(bump_from_labels(pull.labels, default, pr=f"PR #{pull.number}"))
+            except ReleaseRuleError as error:
+                raise InputError(str(error), hint="fix the labels of the merged PR") from None
+        return combine_bumps(decisions, default), (pulls[0] if pulls else None)
 
     def ensure_release(self, tag: str, facts: Callable[[], ReleaseFacts]) -> str | None:
         """Create the Release of `tag` unless it exists; its URL (None: no API).
@@ -754,7 +788,9 @@ class Promoter:
         decision, pull = (
             (BumpDecision(Bump.PATCH, f"--version {explicit}"), None)
             if explicit
-            else self.decide_bump(commit, bump, settings.default_bump)
+            else self.decide_bump(
+                commit, bump, settings.default_bump, since=_latest_commit(history)
+            )
         )
         if decision.bump is Bump.SKIP:
             message = f"{model.name}: no release ({decision.source})"
