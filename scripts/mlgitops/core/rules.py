@@ -248,30 +248,24 @@ def _metric_rules(policy: Policy, facts: MetricsFacts) -> list[RuleResult]:
 def _threshold_results(policy: Policy, rule: MetricRule, value: float) -> list[RuleResult]:
     results = []
     name = rule.name
-    if rule.min is not None:
-        ok = within(rule.min, value)
-        detail = f"{name} {fmt(value)} {'>=' if ok else '<'} min {fmt(rule.min)}"
+    for kind, bound in (("min", rule.min), ("max", rule.max)):
+        if bound is None:
+            continue
+        if kind == "min":
+            ok = within(bound, value)
+            relation = ">=" if ok else "<"
+        else:
+            ok = within(value, bound)
+            relation = "<=" if ok else ">"
+        detail = f"{name} {fmt(value)} {relation} {kind} {fmt(bound)}"
         results.append(
             RuleResult(
-                "metric.min",
+                f"metric.{kind}",
                 name,
                 Status.PASS if ok else Status.FAIL,
                 detail,
-                {"value": value, "min": rule.min},
-                () if ok else (_policy_finding(policy, detail, "metrics", name, "min"),),
-            )
-        )
-    if rule.max is not None:
-        ok = within(value, rule.max)
-        detail = f"{name} {fmt(value)} {'<=' if ok else '>'} max {fmt(rule.max)}"
-        results.append(
-            RuleResult(
-                "metric.max",
-                name,
-                Status.PASS if ok else Status.FAIL,
-                detail,
-                {"value": value, "max": rule.max},
-                () if ok else (_policy_finding(policy, detail, "metrics", name, "max"),),
+                {"value": value, kind: bound},
+                () if ok else (_policy_finding(policy, detail, "metrics", name, kind),),
             )
         )
     return results
