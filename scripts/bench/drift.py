@@ -22,19 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import ENV
 
 from mlgitops.core.drift import DriftPolicy, compute_drift
 from mlgitops.core.drift_report import render_markdown
-
-ENV = {
-    **os.environ,
-    "DVC_NO_ANALYTICS": "1",
-    "ITERATIVE_DO_NOT_TRACK": "1",
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-}
 
 
 def frame(rows: int, columns: int, seed: int, shift: float) -> pd.DataFrame:

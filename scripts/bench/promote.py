@@ -24,22 +24,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _common import BIN, ENV
+
 from mlgitops.core.tags import parse_tag
 from mlgitops.core.versioning import Bump, build_history, next_version
 from mlgitops.services.promotion import fetch_tags, list_tag_refs
-
-ENV = {
-    **os.environ,
-    "GIT_AUTHOR_NAME": "Bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "Bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-    "DVC_NO_ANALYTICS": "1",
-    "ITERATIVE_DO_NOT_TRACK": "1",
-}
-ENV.pop("GITHUB_TOKEN", None)
-ENV.pop("GITHUB_REPOSITORY", None)
-BIN = Path(sys.executable).parent
 
 
 def sh(*args: str, cwd: Path, stdin: str | None = None) -> str:
