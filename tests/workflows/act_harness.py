@@ -106,6 +106,9 @@ class HubProcess:
     def releases(self, repo: str) -> list[dict[str, Any]]:
         return list(self.get(f"/repos/{repo}/releases?per_page=100"))
 
+    def issues(self, repo: str) -> list[dict[str, Any]]:
+        return list(self.get(f"/repos/{repo}/issues?state=all&per_page=100"))
+
     def stop(self) -> None:
         self.process.terminate()
         try:

@@ -9,6 +9,8 @@
 3. Merge: `main` merges the branch and is pushed; the server knows the merged pull request
    with a `release:minor` label. act runs `.github/workflows/ml-promote.yml` for the `push`
    event: the version tag must reach `origin` and its release the server.
+4. Monitor: act runs `.github/workflows/ml-monitor.yml` (`workflow_dispatch`) with current
+   data whose distribution moved: one drift issue must appear on the server.
 
 What act replaces and skips is listed in act_harness's docstring; the tests assert it from
 act's own log (the skipped `Set up Python` step, and no stand-in ever run).
@@ -214,6 +216,51 @@ def test_push_to_main_tags_and_releases(world: ActWorld, promote_run: ActRun) ->
     releases = world.hub.releases(REPOSITORY)
     assert [release["tag_name"] for release in releases] == [tag]
     assert "accuracy" in releases[0]["body"]
+
+
+def _drifted_copy(source: Path, target: Path) -> None:
+    """The training data with every numeric feature scaled up by half: clear drift."""
+    lines = source.read_text(encoding="utf-8").splitlines()
+    header, rows = lines[0], lines[1:]
+    target_column = header.split(",").index("malignant")
+    shifted = []
+    for row in rows:
+        cells = row.split(",")
+        shifted.append(
+            ",".join(
+                cell if i == target_column else f"{float(cell) * 1.5:.6g}"
+                for i, cell in enumerate(cells)
+            )
+        )
+    target.write_text("\n".join([header, *shifted]) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def monitor_run(world: ActWorld, promote_run: ActRun) -> ActRun:
+    assert promote_run.returncode == 0, "the promote run failed; see its test"
+    repo = world.repo
+    git(repo, "fetch", "-q", "--tags", "origin")  # the version tag the promote run pushed
+    _drifted_copy(repo / "data" / "raw" / "data.csv", repo / "current.csv")
+    payload = {
+        "inputs": {"current": "current.csv"},
+        "ref": "refs/heads/main",
+        "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+    }
+    run = world.act("workflow_dispatch", "ml-monitor.yml", payload)
+    world.timings["act: ML monitor workflow"] = run.seconds
+    return run
+
+
+def test_monitor_opens_one_drift_issue(world: ActWorld, monitor_run: ActRun) -> None:
+    _assert_act_behaved(monitor_run)
+    issues = world.hub.issues(REPOSITORY)
+    drift = [issue for issue in issues if "pull_request" not in issue]
+    assert len(drift) == 1, drift
+    (issue,) = drift
+    assert issue["user"]["login"] == BOT_LOGIN
+    assert [label["name"] for label in issue["labels"]] == ["drift"]
+    assert f"{MODEL}@v" in issue["body"]
+    assert "**drift**" in issue["body"]
 
 
 def test_generated_workflows_call_the_template_at_its_ref() -> None:
