@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from mlgitops import __version__
 from mlgitops.errors import EXIT_BAD_INPUT, MlgitopsError, UsageError
-from mlgitops.github.actions import format_annotation
+from mlgitops.github.actions import print_error
 
 # Order here is the order `mlgitops --help` lists them.
 COMMAND_MODULES = (
@@ -70,25 +70,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _in_github_actions() -> bool:
-    return os.environ.get("GITHUB_ACTIONS") == "true"
-
-
-def report_error(error: MlgitopsError) -> None:
-    """Print an error for humans, and as an annotation when running in Actions."""
-    print(f"mlgitops: error: {error}", file=sys.stderr)
-    if _in_github_actions():
-        location = error.location
-        print(
-            format_annotation(
-                "error",
-                str(error),
-                file=location.file if location else None,
-                line=location.line if location else None,
-            )
-        )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -104,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MlgitopsError as error:
         if debug:
             traceback.print_exc()
-        report_error(error)
+        print_error(error, in_actions=os.environ.get("GITHUB_ACTIONS") == "true")
         return error.exit_code
     except KeyboardInterrupt:
         print("mlgitops: interrupted", file=sys.stderr)

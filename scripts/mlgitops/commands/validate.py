@@ -7,11 +7,10 @@ Actions); the exit code is 0 when all files are valid and 2 otherwise.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from mlgitops.errors import EXIT_OK, InputError, MlgitopsError
-from mlgitops.github.actions import ActionsSettings, format_annotation
+from mlgitops.errors import EXIT_OK, InputError
+from mlgitops.github.actions import ActionsSettings, print_error
 from mlgitops.policy import (
     DEFAULT_POLICY_PATH,
     MAX_POLICY_BYTES,
@@ -103,19 +102,5 @@ def run(args: argparse.Namespace) -> int:
     if len(problems) == 1:
         raise problems[0]
     for problem in problems:
-        _report(problem, settings.in_actions)
+        print_error(problem, in_actions=settings.in_actions)
     raise InputError(f"{len(problems)} problems found (listed above)")
-
-
-def _report(problem: MlgitopsError, in_actions: bool) -> None:
-    print(f"mlgitops: error: {problem}", file=sys.stderr)
-    if in_actions:
-        location = problem.location
-        print(
-            format_annotation(
-                "error",
-                str(problem),
-                file=location.file if location else None,
-                line=location.line if location else None,
-            )
-        )

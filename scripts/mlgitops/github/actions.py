@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from mlgitops.errors import InputError, Location
+from mlgitops.errors import InputError, Location, MlgitopsError
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -149,3 +149,18 @@ def format_annotation(
 def annotate(level: str, message: str, *, stream: TextIO | None = None, **location: Any) -> None:
     """Print an annotation to stdout (the runner reads workflow commands from there)."""
     print(format_annotation(level, message, **location), file=stream or sys.stdout)
+
+
+def print_error(error: MlgitopsError, *, in_actions: bool) -> None:
+    """An error for humans on stderr, and as an `::error` annotation when in Actions."""
+    print(f"mlgitops: error: {error}", file=sys.stderr)
+    if in_actions:
+        location = error.location
+        print(
+            format_annotation(
+                "error",
+                str(error),
+                file=location.file if location else None,
+                line=location.line if location else None,
+            )
+        )
