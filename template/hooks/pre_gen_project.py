@@ -109,7 +109,7 @@ def validate() -> list[str]:
             f"template_repo={CONTEXT['template_repo']!r}: use owner/name, "
             "e.g. 'ml-gitops/ml-gitops-template'"
         )
-    ref = CONTEXT["template_ref"]
+    ref = CONTEXT["__template_ref"]  # the answer, or this release's tag when it is empty
     if not REF_PATTERN.match(ref) or ".." in ref or ref.endswith((".", "/", ".lock")):
         errors.append(f"template_ref={ref!r} is not a git tag, branch or SHA")
 

@@ -53,6 +53,8 @@ class PullRequest:
     head_sha: str
     base_ref: str
     author_login: str
+    state: str = "open"
+    head_repository: str = ""  # owner/name of the head branch's repository (a fork's)
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,8 @@ def _pull(item: Any) -> PullRequest:
         head_sha=str(item.head.sha),
         base_ref=str(item.base.ref),
         author_login=str(item.user.login) if item.user else "",
+        state=str(item.state or ""),
+        head_repository=str(item.head.repo.full_name) if item.head.repo else "",
     )
 
 

@@ -219,10 +219,18 @@ class LocalHub:
         author: str = "octocat",
         head_ref: str | None = None,
         body: str = "",
+        head_repo: str | None = None,
+        closed: bool = False,
     ) -> None:
-        """Register (or replace) pull request `number`; it is also issue `number`."""
+        """Register (or replace) pull request `number`; it is also issue `number`.
+
+        `head_repo`: the repository the head branch lives in (a fork), default `repo`.
+        `closed`: closed without being merged (a merged pull request is closed too).
+        """
         with self._lock:
             self.add_repo(repo)
+            if head_repo is not None:
+                self.add_repo(head_repo)
             state = self._repo(repo)
             now = _now()
             state["issues"][str(number)] = {
@@ -230,13 +238,14 @@ class LocalHub:
                 "id": self._new_id(),
                 "title": title or f"Pull request {number}",
                 "body": body,
-                "state": "closed" if merged else "open",
+                "state": "closed" if merged or closed else "open",
                 "labels": [self._label(name) for name in labels],
                 "author": {"login": author, "id": self._user_id(author), "type": "User"},
                 "created_at": now,
                 "updated_at": now,
-                "closed_at": now if merged else None,
+                "closed_at": now if merged or closed else None,
                 "pull": {
+                    "head_repo": head_repo or repo,
                     "head_sha": head_sha,
                     "head_ref": head_ref or f"feature-{number}",
                     "base_ref": base_ref,
@@ -515,7 +524,7 @@ class LocalHub:
                 "label": f"{owner}:{pull['head_ref']}",
                 "ref": pull["head_ref"],
                 "sha": pull["head_sha"],
-                "repo": repo_json,
+                "repo": self._repo_json(pull.get("head_repo", repo)),
             },
             "base": {
                 "label": f"{owner}:{pull['base_ref']}",
