@@ -58,8 +58,8 @@ def plan(env: dict[str, str]) -> Plan:
     account = env.get("MLGITOPS_GCP_SERVICE_ACCOUNT", "").strip()
     client = env.get("MLGITOPS_AZURE_CLIENT_ID", "").strip()
     tenant = env.get("MLGITOPS_AZURE_TENANT_ID", "").strip()
-    named = [cloud for cloud, given in
-             (("aws", aws), ("gcp", provider or account), ("azure", client or tenant)) if given]  # fmt: skip
+    given = {"aws": aws, "gcp": provider or account, "azure": client or tenant}
+    named = [cloud for cloud, value in given.items() if value]
     if not named:
         return Plan("none")
     if len(named) > 1:
@@ -67,7 +67,7 @@ def plan(env: dict[str, str]) -> Plan:
     cloud = named[0]
     if cloud == "aws":
         if not AWS_ROLE_RE.fullmatch(aws):
-            raise Refused(f"aws-role-arn {aws!r} is not an IAM role ARN (arn:aws:iam::ID:role/NAME)")
+            raise Refused(f"aws-role-arn {aws!r} is not a role ARN (arn:aws:iam::ID:role/NAME)")
         return Plan("aws", AWS_AUDIENCE)
     if cloud == "gcp":
         if not GCP_PROVIDER_RE.fullmatch(provider):
@@ -112,7 +112,9 @@ def _private_file(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def write_credentials(env: dict[str, str], chosen: Plan, token: str, folder: Path) -> dict[str, str]:
+def write_credentials(
+    env: dict[str, str], chosen: Plan, token: str, folder: Path
+) -> dict[str, str]:
     """Write the token (and the Google external account file); return the variables to set."""
     token_file = folder / "oidc-token"
     _private_file(token_file, token)
