@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from workflow_files import (
     REUSABLE,
     ROOT,
     SHA_RE,
+    TEMPLATE_CHECKOUT,
+    TEMPLATE_DEFAULTS,
     TEMPLATE_REF,
     TEMPLATE_REPO,
     VERSION_COMMENT_RE,
@@ -123,15 +126,95 @@ def test_no_expression_inside_run(path: Path) -> None:
 
 @pytest.mark.parametrize("path", [*ALL_FILES, *TEMPLATE_WORKFLOWS], ids=rel)
 def test_actions_are_pinned(path: Path) -> None:
-    """Third-party actions by full SHA with a `# vX.Y.Z` comment; ours at the template ref."""
-    for target, ref, rest in uses_lines(path):
-        if target.startswith("./"):
-            assert path.name == "ci.yml", f"{rel(path)}: local action outside the self-test"
-        elif target.startswith(f"{TEMPLATE_REPO}/") or "{{ cookiecutter.template_repo }}" in target:
-            assert ref in (TEMPLATE_REF, "{{ cookiecutter.template_ref }}"), f"{rel(path)}: {ref}"
+    """Third-party actions by full SHA with a `# vX.Y.Z` comment; ours by path, never by ref.
+
+    Only the generated callers name this repository with a ref: the one the bake chose.
+    """
+    text = path.read_text(encoding="utf-8")
+    for match in re.finditer(r"^\s*(?:-\s+)?uses:\s*(\./\S+)\s*$", text, re.M):
+        local = match[1]
+        if path.name == "ci.yml":
+            assert local.startswith("./actions/"), f"{rel(path)}: {local}"
         else:
+            assert path.name in REUSABLE, f"{rel(path)}: local action {local}"
+            prefix = f"./{TEMPLATE_CHECKOUT}/actions/"
+            assert local.startswith(prefix), f"{rel(path)}: {local}"
+            assert (ROOT / "actions" / local.removeprefix(prefix) / "action.yml").is_file(), local
+    for target, ref, rest in uses_lines(path):
+        if "{{ cookiecutter.template_repo }}" in target:
+            assert path in TEMPLATE_WORKFLOWS
+            assert ref == "{{ cookiecutter.__template_ref }}", f"{rel(path)}: {ref}"
+        else:
+            assert not target.startswith(f"{TEMPLATE_REPO}/"), f"{rel(path)}: {target}@{ref}"
             assert SHA_RE.fullmatch(ref), f"{rel(path)}: {target}@{ref} is not pinned by SHA"
             assert VERSION_COMMENT_RE.match(rest), f"{rel(path)}: {target} lacks '# vX.Y.Z'"
+
+
+def _template_steps(job: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """(index, find step, checkout step) of the checkout of this repository in a job."""
+    names = [step.get("name") for step in job["steps"]]
+    index = names.index("Find the commit this workflow was called at")
+    return index, job["steps"][index], job["steps"][index + 1]
+
+
+@pytest.mark.parametrize("name", REUSABLE)
+def test_reusable_workflows_run_the_code_of_the_commit_they_were_called_at(name: str) -> None:
+    """No branch can reach a pinned caller: actions and mlgitops come from job.workflow_sha.
+
+    Every job checks this repository out at the commit GitHub resolved the caller's
+    `uses:` to, before any of its actions runs, and uses them by path from there.
+    """
+    workflow = load(ROOT / ".github" / "workflows" / name)
+    for job_id, job in workflow["jobs"].items():
+        index, find, checkout = _template_steps(job)
+        assert find["id"] == "template"
+        assert "job.workflow_repository" in find["env"]["WORKFLOW_REPOSITORY"]
+        assert "job.workflow_sha" in find["env"]["WORKFLOW_SHA"]
+        # The act stand-in values count only under act (env.ACT), never on GitHub.
+        for value in find["env"].values():
+            assert re.fullmatch(
+                r"\$\{\{ job\.workflow_\w+ \|\| \(env\.ACT && env\.MLGITOPS_ACT_\w+\) \|\| '' \}\}",
+                value,
+            )
+        assert "exit 2" in find["run"] and "^[0-9a-f]{40}$" in find["run"]
+        assert str(checkout["uses"]).startswith("actions/checkout@")
+        assert checkout["with"] == {
+            "repository": "${{ steps.template.outputs.repository }}",
+            "ref": "${{ steps.template.outputs.sha }}",
+            "path": TEMPLATE_CHECKOUT,
+            "persist-credentials": False,
+        }
+        for position, step in enumerate(job["steps"]):
+            if str(step.get("uses", "")).startswith(f"./{TEMPLATE_CHECKOUT}/"):
+                assert position > index + 1, f"{name} job {job_id}: {step.get('name')}"
+        assert str(job["steps"][index + 2].get("uses")) == f"./{TEMPLATE_CHECKOUT}/actions/setup"
+
+
+def test_the_find_step_is_the_same_everywhere() -> None:
+    finds = [
+        _template_steps(job)[1]
+        for name in REUSABLE
+        for job in load(ROOT / ".github" / "workflows" / name)["jobs"].values()
+    ]
+    assert len(finds) >= len(REUSABLE)
+    assert all(find == finds[0] for find in finds)
+
+
+def test_bakes_pin_a_release_tag_that_cruft_update_moves() -> None:
+    """The default pin is this version's release tag, never a branch.
+
+    `template_ref` is empty by default ("the release generated from"), so .cruft.json
+    keeps an empty answer and each render takes `_release_ref` from the template version
+    it renders: `cruft update` moves the pin (tests/workflows/test_cruft_update.py).
+    """
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert TEMPLATE_DEFAULTS["template_ref"] == ""
+    assert TEMPLATE_REF == f"v{project['version']}"
+    assert TEMPLATE_DEFAULTS["__template_ref"] == (
+        "{{ cookiecutter.template_ref or cookiecutter._release_ref }}"
+    )
+    for path in TEMPLATE_WORKFLOWS:
+        assert "cookiecutter.template_ref" not in path.read_text(encoding="utf-8"), rel(path)
 
 
 def test_each_third_party_action_has_one_pin() -> None:
@@ -163,7 +246,7 @@ def test_checkouts_drop_credentials_except_to_push_tags(path: Path) -> None:
     for where, step in steps_of(load(path)):
         if str(step.get("uses", "")).startswith("actions/checkout@"):
             keep = step.get("with", {}).get("persist-credentials")
-            if path.name == "ml-promote.yml":
+            if path.name == "ml-promote.yml" and "repository" not in step["with"]:
                 assert keep is True, "the promote job pushes the version tag"
             else:
                 assert keep is False, f"{rel(path)} {where}"
@@ -199,10 +282,17 @@ def test_promote_never_cancels_a_running_or_queued_promotion() -> None:
 
 
 def test_fork_comment_never_checks_out_code() -> None:
+    """The one checkout is this template's, at the called commit: no pull request code."""
     workflow = load(ROOT / ".github" / "workflows" / "ml-comment.yml")
     (job,) = workflow["jobs"].values()
-    uses = [str(step.get("uses", "")) for step in job["steps"]]
-    assert not any(target.startswith("actions/checkout@") for target in uses)
+    checkouts = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert [s["with"]["repository"] for s in checkouts] == [
+        "${{ steps.template.outputs.repository }}"
+    ]
+    verify = next(s for s in job["steps"] if s.get("name") == "Verify the artifact")
+    assert verify["with"]["run-head-repository"] == (
+        "${{ github.event.workflow_run.head_repository.full_name }}"
+    )
     assert "head_repository.full_name != github.repository" in job["if"]
     names = [step.get("name") for step in job["steps"]]
     assert names.index("Verify the artifact") < names.index("Post the sticky comment")
@@ -213,10 +303,76 @@ def test_fork_prs_get_no_secrets_and_are_told_so() -> None:
     (job,) = workflow["jobs"].values()
     with_secrets = [s for s in job["steps"] if "secrets." in str(s.get("env", {}))]
     assert [s["name"] for s in with_secrets] == ["Pull data and models from the DVC remote"]
+    assert with_secrets[0]["uses"] == f"./{TEMPLATE_CHECKOUT}/actions/pull-data"
+    oidc = next(s for s in job["steps"] if str(s.get("uses", "")).endswith("/cloud-auth"))
+    assert oidc["if"] == "${{ env.FORK != 'true' }}"
     body = next(s for s in job["steps"] if s.get("name") == "Assemble the comment")
     assert "comes from a fork" in body["run"]
     upload = next(s for s in job["steps"] if "upload-artifact" in str(s.get("uses")))
     assert upload["if"] == "${{ env.FORK == 'true' }}"
+
+
+def test_pr_stops_before_the_pipeline_when_tracked_inputs_are_missing() -> None:
+    """A fork with a private remote gets a 'not run' comment and a neutral (green) job."""
+    workflow = load(ROOT / ".github" / "workflows" / "ml-pr.yml")
+    (job,) = workflow["jobs"].values()
+    by_name = {step.get("name"): step for step in job["steps"]}
+    for name in ("Reproduce the pipeline", "Report metrics", "Check governance"):
+        assert by_name[name]["if"] == "${{ steps.pull.outputs.complete == 'true' }}", name
+    assert "result=not-run" in by_name["Assemble the comment"]["run"]
+    verdict = by_name["Governance verdict"]["run"]
+    not_run = verdict[verdict.index("not-run)") : verdict.index(";;", verdict.index("not-run)"))]
+    assert '"$FORK" = "true"' in not_run and "::notice" in not_run
+    names = list(by_name)
+    assert (
+        names.index("Forget the OIDC token")
+        == names.index("Pull data and models from the DVC remote") + 1
+    )
+
+
+READ_SECRETS = {
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "GOOGLE_APPLICATION_CREDENTIALS_JSON",
+    "DVC_SSH_PRIVATE_KEY",
+}
+SECRET_RE = re.compile(r"secrets\.(\w+)")
+
+
+def test_write_credentials_exist_only_in_the_promote_environment() -> None:
+    """PR runs get read-only secrets by name; write secrets are the environment's only."""
+    workflows = {path.name: path.read_text(encoding="utf-8") for path in WORKFLOWS}
+    pr = load(ROOT / ".github" / "workflows" / "ml-pr.yml")
+    assert set(pr["on"]["workflow_call"]["secrets"]) == READ_SECRETS
+    promote = load(ROOT / ".github" / "workflows" / "ml-promote.yml")
+    assert "secrets" not in promote["on"]["workflow_call"]  # the caller passes none
+    (job,) = promote["jobs"].values()
+    assert job["environment"] == {"name": "${{ inputs.environment }}"}
+    assert promote["on"]["workflow_call"]["inputs"]["environment"]["default"] == "ml-promote"
+    used = set(SECRET_RE.findall(workflows["ml-promote.yml"]))
+    assert used and all(name.startswith("DVC_WRITE_") for name in used), used
+    for name, text in workflows.items():
+        if name != "ml-promote.yml":
+            assert "DVC_WRITE_" not in text, name
+    template = {path.name: path.read_text(encoding="utf-8") for path in TEMPLATE_WORKFLOWS}
+    pr_caller = set(SECRET_RE.findall(template["ml-pr.yml"])) - {"CML_REPO_TOKEN"}
+    assert pr_caller - {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} == {
+        f"DVC_READ_{name.removeprefix('DVC_')}" for name in READ_SECRETS
+    }  # (AWS_* is the CML runner's cloud account, a separate job)
+    assert not SECRET_RE.findall(template["ml-promote.yml"])
+
+
+@pytest.mark.parametrize("name", ["ml-pr.yml", "ml-promote.yml"])
+def test_oidc_is_offered_for_every_cloud(name: str) -> None:
+    workflow = load(ROOT / ".github" / "workflows" / name)
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"]["id-token"] == "write"
+    inputs = set(workflow["on"]["workflow_call"]["inputs"])
+    oidc = set(load(ROOT / "actions" / "cloud-auth" / "action.yml")["inputs"])
+    assert oidc <= inputs
+    step = next(s for s in job["steps"] if str(s.get("uses", "")).endswith("/cloud-auth"))
+    assert step["with"] == {key: f"${{{{ inputs.{key} }}}}" for key in oidc}
 
 
 def test_dependabot_covers_actions_and_pip() -> None:

@@ -16,7 +16,10 @@ WORKFLOWS = sorted(ROOT.glob(".github/workflows/*.yml"))
 REUSABLE = ["ml-pr.yml", "ml-promote.yml", "ml-comment.yml", "ml-monitor.yml"]
 TEMPLATE_DEFAULTS = json.loads((ROOT / "template" / "cookiecutter.json").read_text("utf-8"))
 TEMPLATE_REPO = TEMPLATE_DEFAULTS["template_repo"]
-TEMPLATE_REF = TEMPLATE_DEFAULTS["template_ref"]
+# The release tag a bake pins by default (the `template_ref` answer is empty: "this release").
+TEMPLATE_REF = TEMPLATE_DEFAULTS["_release_ref"]
+# Where the reusable workflows check this repository out, at the commit they were called at.
+TEMPLATE_CHECKOUT = ".mlgitops-template"
 
 # `uses: owner/name[/path]@ref  # comment`
 USES_RE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<target>\S+?)@(?P<ref>\S+)(?P<rest>.*)$", re.M)
