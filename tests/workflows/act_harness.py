@@ -2,9 +2,14 @@
 
 What runs for real: the generated repository's own workflow files (thin callers), the
 reusable workflows and composite actions of this checkout (act resolves
-`ml-gitops/ml-gitops-template/...@<ref>` to a copy of it with `--local-repository`), git,
-DVC, the pipeline and `mlgitops` installed by the `setup` action from the hashed lock file,
-and the GitHub API calls, answered by `python -m mlgitops.localhub` in its own process.
+`ml-gitops/ml-gitops-template/.github/workflows/...@<ref>` to a copy of it with
+`--local-repository`), git, DVC, the pipeline and `mlgitops` installed by the `setup`
+action from the hashed lock file, and the GitHub API calls, answered by
+`python -m mlgitops.localhub` in its own process.
+
+The template is a real git repository with two release tags of different code (`TemplateRepo`):
+the one a bake pins, which is this checkout, and a later one. Both are mapped, so a test
+can prove that a caller pinned to one runs that one's workflows, actions and mlgitops.
 
 What act changes, and why (nothing else is skipped):
 - `runs-on: ubuntu-latest` runs on this machine (`-P ubuntu-latest=-self-hosted`): there
@@ -12,6 +17,14 @@ What act changes, and why (nothing else is skipped):
 - `actions/checkout` of the repository under test is not run: act copies the working tree
   (with its .git) instead. That is act's built-in behaviour for a checkout of the
   triggering repository without `repository:`/`ref:`.
+- act (0.2.x) has no `job.workflow_repository` / `job.workflow_sha` context, which GitHub
+  sets to the repository and commit its `uses:` resolution chose. The harness does that
+  resolution the same way (the caller's `uses:` ref, resolved in the template repository)
+  and passes the result as MLGITOPS_ACT_WORKFLOW_REPOSITORY / _SHA, which the reusable
+  workflows read only under act (`env.ACT`).
+- The checkout of the template at that commit (`actions/checkout` with `repository:` and
+  `ref:`) is done by an offline stand-in that clones the template repository with git
+  and checks the commit out, as actions/checkout would fetch it from GitHub.
 - `actions/setup-python` is skipped by its `if: ${{ !env.ACT }}` (it downloads Python
   builds from GitHub); the machine's python3 creates the environment instead.
 - `actions/upload-artifact` (fork pull requests only) and the `workflow_run` job of
@@ -63,6 +76,70 @@ def copy_checkout(destination: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
     return destination
+
+
+# The later release the template repository gets in act runs: different code everywhere
+# a caller could notice (the mlgitops version and a line the setup action prints).
+NEWER_REF = "v9.9.0"
+NEWER_MARKER = "actions of the newer release"
+
+
+@dataclass
+class TemplateRepo:
+    """This checkout as a git repository with two release tags, as GitHub would host it.
+
+    `server` holds `<owner>/<name>.git` (what actions/checkout fetches); `folders` maps
+    each tag to a checkout of it (what act's --local-repository maps the `uses:` to).
+    """
+
+    server: Path
+    folders: dict[str, Path]
+    shas: dict[str, str]
+
+    @classmethod
+    def create(cls, base: Path, ref: str) -> TemplateRepo:
+        work = copy_checkout(base / "work")
+        git(work, "init", "-q", "-b", "main")
+        git(work, "config", "user.email", "dev@localhost")
+        git(work, "config", "user.name", "dev")
+        git(work, "add", "-A")
+        git(work, "commit", "-q", "-m", f"Release {ref}")
+        git(work, "tag", ref)
+        newer = NEWER_REF.removeprefix("v")
+        for name, old, new in [
+            ("pyproject.toml", 'version = "', f'version = "{newer}"  # '),
+            ("scripts/mlgitops/__init__.py", '__version__ = "', f'__version__ = "{newer}"  # '),
+            ("actions/setup/install.sh", "set -euo pipefail\n",
+             f"set -euo pipefail\necho '{NEWER_MARKER}'\n"),
+        ]:  # fmt: skip
+            path = work / name
+            text = path.read_text(encoding="utf-8")
+            assert old in text, name
+            path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        git(work, "commit", "-q", "-a", "-m", f"Release {NEWER_REF}")
+        git(work, "tag", NEWER_REF)
+        server = base / "server"
+        bare = server / f"{TEMPLATE_REPO}.git"
+        bare.parent.mkdir(parents=True)
+        subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+        folders, shas = {}, {}
+        for tag in (ref, NEWER_REF):
+            folder = base / "refs" / tag
+            subprocess.run(
+                ["git", "clone", "-q", "--branch", tag, str(bare), str(folder)],
+                check=True,
+                capture_output=True,
+            )
+            folders[tag] = folder
+            shas[tag] = git(bare, "rev-parse", f"{tag}^{{commit}}")
+        return cls(server=server, folders=folders, shas=shas)
+
+    def resolve(self, ref: str) -> str:
+        """The commit GitHub would run for `uses: <template>/...@ref`."""
+        return git(self.server / f"{TEMPLATE_REPO}.git", "rev-parse", f"{ref}^{{commit}}")
+
+
+CALLER_USES_RE = re.compile(rf"uses: {re.escape(TEMPLATE_REPO)}/\.github/workflows/[\w.-]+@(\S+)")
 
 
 class HubProcess:
@@ -125,6 +202,7 @@ class ActRun:
     returncode: int
     output: str
     seconds: float
+    command: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -140,6 +218,15 @@ class ActWorld:
     work: Path
     stand_ins: dict[tuple[str, str], Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    template: TemplateRepo | None = None
+
+    def called_sha(self, workflow: str) -> str:
+        """What GitHub puts in job.workflow_sha: the caller's `uses:` ref, resolved."""
+        text = (self.repo / ".github" / "workflows" / workflow).read_text(encoding="utf-8")
+        refs = set(CALLER_USES_RE.findall(text))
+        assert len(refs) == 1, refs
+        assert self.template is not None
+        return self.template.resolve(refs.pop())
 
     def act(self, event_name: str, workflow: str, payload: dict[str, Any]) -> ActRun:
         event_file = self.work / f"{event_name}.json"
@@ -159,6 +246,15 @@ class ActWorld:
         ]  # fmt: skip
         for (name, ref), folder in self.stand_ins.items():
             command += ["--local-repository", f"{name}@{ref}={folder}"]
+        if self.template is not None:
+            for ref, folder in self.template.folders.items():
+                if ref != self.template_ref:
+                    command += ["--local-repository", f"{TEMPLATE_REPO}@{ref}={folder}"]
+            command += [
+                "--env", f"MLGITOPS_ACT_WORKFLOW_REPOSITORY={TEMPLATE_REPO}",
+                "--env", f"MLGITOPS_ACT_WORKFLOW_SHA={self.called_sha(workflow)}",
+                "--env", f"MLGITOPS_ACT_GIT_SERVER={self.template.server}",
+            ]  # fmt: skip
         env = dict(os.environ)
         env["GITHUB_TOKEN"] = BOT_TOKEN
         # act's host runner inherits PATH: python3 and git come from here.
@@ -177,7 +273,7 @@ class ActWorld:
         elapsed = time.monotonic() - started
         output = completed.stdout + completed.stderr
         (self.work / f"act-{event_name}.log").write_text(output, encoding="utf-8")
-        return ActRun(completed.returncode, output, elapsed)
+        return ActRun(completed.returncode, output, elapsed, command)
 
 
 USES_RE = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w.-]+)(?:/[^@\s]*)?@([0-9a-f]{40})\b", re.M)
@@ -192,6 +288,34 @@ def third_party_actions(*folders: Path) -> set[tuple[str, str]]:
     return found
 
 
+CHECKOUT_STAND_IN = """\
+name: offline stand-in for actions/checkout with repository and ref
+description: clones MLGITOPS_ACT_GIT_SERVER/<repository>.git and checks out <ref> into <path>
+inputs:
+  repository: {required: true}
+  ref: {required: true}
+  path: {required: true}
+  persist-credentials: {required: false}
+  fetch-depth: {required: false}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env:
+        REPOSITORY: ${{ inputs.repository }}
+        REF: ${{ inputs.ref }}
+        TARGET: ${{ inputs.path }}
+      run: |
+        if [ -z "$REPOSITORY" ] || [ -z "$REF" ] || [ -z "$TARGET" ]; then
+          echo "::error::checkout stand-in: repository, ref and path are all required"; exit 1
+        fi
+        into="$GITHUB_WORKSPACE/$TARGET"
+        git clone -q --no-checkout "$MLGITOPS_ACT_GIT_SERVER/$REPOSITORY.git" "$into"
+        git -C "$into" checkout -q --detach "$REF"
+        echo "checkout stand-in: $REPOSITORY@$(git -C "$into" rev-parse HEAD) into $TARGET"
+"""
+
+
 def make_stand_ins(actions: set[tuple[str, str]], destination: Path) -> dict[tuple[str, str], Path]:
     """A stand-in folder per third-party action, for act to resolve offline.
 
@@ -199,14 +323,18 @@ def make_stand_ins(actions: set[tuple[str, str]], destination: Path) -> dict[tup
     skipped. These stand-ins are only ever resolved: each step that uses them is skipped
     under act (setup-python) or not taken in the simulated run (upload-artifact for forks,
     download-artifact in the fork comment job). If one ever runs, it fails loudly.
-    `actions/checkout` needs none: act copies the working tree instead of running it.
+    `actions/checkout` is the exception: act copies the working tree for the checkout of
+    the repository under test, and the stand-in clones the template for the checkout of
+    the template at the called commit (`CHECKOUT_STAND_IN`).
     """
     stand_ins = {}
     for name, sha in sorted(actions):
-        if name == "actions/checkout":
-            continue
         folder = destination / name.replace("/", "__") / sha
         folder.mkdir(parents=True, exist_ok=True)
+        if name == "actions/checkout":
+            (folder / "action.yml").write_text(CHECKOUT_STAND_IN, encoding="utf-8")
+            stand_ins[(name, sha)] = folder
+            continue
         (folder / "action.yml").write_text(
             f"name: offline stand-in for {name}\n"
             "description: resolvable offline, never meant to run\n"

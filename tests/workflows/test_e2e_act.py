@@ -13,7 +13,11 @@
    data whose distribution moved: one drift issue must appear on the server.
 
 What act replaces and skips is listed in act_harness's docstring; the tests assert it from
-act's own log (the skipped `Set up Python` step, and no stand-in ever run).
+act's own log (the skipped `Set up Python` step, and no stand-in ever run but the checkout).
+
+The template is a git repository with two releases of different code, both mapped for act:
+the baked callers pin the older one (this checkout), and every run must take the reusable
+workflow, the actions and mlgitops from exactly that commit.
 """
 
 from __future__ import annotations
@@ -29,19 +33,21 @@ from act_harness import (
     ACT,
     BOT_LOGIN,
     BOT_TOKEN,
+    NEWER_MARKER,
+    NEWER_REF,
     TEMPLATE_REPO,
     ActRun,
     ActWorld,
     HubProcess,
-    copy_checkout,
+    TemplateRepo,
     git,
     make_stand_ins,
     third_party_actions,
 )
 from helpers.baking import DEFAULT_SLUG, trained_copy
-from workflow_files import TEMPLATE_DEFAULTS, TEMPLATE_REF
+from workflow_files import TEMPLATE_CHECKOUT, TEMPLATE_DEFAULTS, TEMPLATE_REF
 
-from mlgitops import proc
+from mlgitops import __version__, proc
 
 pytestmark = [
     pytest.mark.slow,
@@ -86,7 +92,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActWorld]:
     )
 
     work = base / "work"
-    template_copy = copy_checkout(work / "template")
+    template = TemplateRepo.create(work / "template", TEMPLATE_REF)
+    template_copy = template.folders[TEMPLATE_REF]
     hub = HubProcess(work / "hub.json")
     try:
         hub.admin("POST", "users", {"login": BOT_LOGIN, "token": BOT_TOKEN, "type": "Bot"})
@@ -101,6 +108,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActWorld]:
             work=work,
             stand_ins=make_stand_ins(third_party_actions(template_copy), work / "stand-ins"),
             timings=timings,
+            template=template,
         )
     finally:
         hub.stop()
@@ -109,11 +117,33 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActWorld]:
             print(f"  {phase}: {seconds:.1f} s")
 
 
-def _assert_act_behaved(run: ActRun) -> None:
+def _assert_act_behaved(world: ActWorld, run: ActRun) -> None:
     assert run.returncode == 0, run.output[-15000:]
     # The one step skipped under act (it downloads Python from GitHub), and no stand-in ran.
     assert "must not run under act" not in run.output
     assert "Main Set up Python" not in run.output
+    _assert_ran_the_pinned_release(world, run)
+
+
+def _assert_ran_the_pinned_release(world: ActWorld, run: ActRun) -> None:
+    """The caller pins TEMPLATE_REF; NEWER_REF, mapped too, has other code: none of it ran."""
+    assert world.template is not None
+    pinned = world.template.shas[TEMPLATE_REF]
+    assert pinned != world.template.shas[NEWER_REF]
+    newer = world.template.folders[NEWER_REF] / "scripts" / "mlgitops" / "__init__.py"
+    assert NEWER_REF.removeprefix("v") in newer.read_text(encoding="utf-8")
+    assert f"--local-repository {TEMPLATE_REPO}@{NEWER_REF}=" in " ".join(run.command)
+    # The reusable workflow from the pinned release (act's mapping) ...
+    mapped = (
+        f"LocalRepositoryCache matched https://github.com/{TEMPLATE_REPO} with ref {TEMPLATE_REF}"
+    )
+    assert mapped in run.output
+    # ... checked out its own commit, and its actions installed its own mlgitops.
+    checkout = f"checkout stand-in: {TEMPLATE_REPO}@{pinned} into {TEMPLATE_CHECKOUT}"
+    assert checkout in run.output
+    assert f"mlgitops {__version__} installed" in run.output
+    assert f"mlgitops {NEWER_REF.removeprefix('v')} installed" not in run.output
+    assert NEWER_MARKER not in run.output
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +184,7 @@ def pr_run(world: ActWorld) -> ActRun:
 
 
 def test_pull_request_run_posts_one_sticky_comment(world: ActWorld, pr_run: ActRun) -> None:
-    _assert_act_behaved(pr_run)
+    _assert_act_behaved(world, pr_run)
     comments = world.hub.comments(REPOSITORY, PR_NUMBER)
     assert len(comments) == 1, comments
     (comment,) = comments
@@ -164,11 +194,6 @@ def test_pull_request_run_posts_one_sticky_comment(world: ActWorld, pr_run: ActR
     assert "n_estimators" in body  # the changed param is reported
     assert "Governance passed" in body
     assert "comes from a fork" not in body
-    # The reusable workflow and the actions came from this checkout, via the mapping.
-    mapped = (
-        f"LocalRepositoryCache matched https://github.com/{TEMPLATE_REPO} with ref {TEMPLATE_REF}"
-    )
-    assert mapped in pr_run.output
     assert "subpath '.github/workflows/ml-pr.yml'" in pr_run.output
     assert "Governance: every rule passed." in pr_run.output
 
@@ -204,7 +229,7 @@ def promote_run(world: ActWorld, pr_run: ActRun) -> ActRun:
 
 
 def test_push_to_main_tags_and_releases(world: ActWorld, promote_run: ActRun) -> None:
-    _assert_act_behaved(promote_run)
+    _assert_act_behaved(world, promote_run)
     tags = git(world.origin, "tag", "--list", f"{MODEL}@v*").splitlines()
     assert len(tags) == 1, tags
     (tag,) = tags
@@ -252,7 +277,7 @@ def monitor_run(world: ActWorld, promote_run: ActRun) -> ActRun:
 
 
 def test_monitor_opens_one_drift_issue(world: ActWorld, monitor_run: ActRun) -> None:
-    _assert_act_behaved(monitor_run)
+    _assert_act_behaved(world, monitor_run)
     issues = world.hub.issues(REPOSITORY)
     drift = [issue for issue in issues if "pull_request" not in issue]
     assert len(drift) == 1, drift
@@ -275,6 +300,6 @@ def test_generated_workflows_call_the_template_at_its_ref() -> None:
     ).read_text(encoding="utf-8")
     assert (
         "uses: {{ cookiecutter.template_repo }}/.github/workflows/ml-pr.yml"
-        "@{{ cookiecutter.template_ref }}" in caller
+        "@{{ cookiecutter.__template_ref }}" in caller
     )
     assert TEMPLATE_DEFAULTS["template_repo"] == TEMPLATE_REPO
