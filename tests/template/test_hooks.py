@@ -147,6 +147,8 @@ def test_typed_answers_with_template_syntax_stay_literal(tmp_path: Path) -> None
         for key, value in defaults.items()
         if not key.startswith("_")
     }
+    # A replay holds rendered private variables too: the ref the workflows pin.
+    context["__template_ref"] = defaults["_release_ref"]
     literal = "Risky {{ 7 * 7 }} {% raw %} \"q\" 'q'"
     context.update(
         project_name=literal,
