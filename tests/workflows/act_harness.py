@@ -25,6 +25,9 @@ What act changes, and why (nothing else is skipped):
 - The checkout of the template at that commit (`actions/checkout` with `repository:` and
   `ref:`) is done by an offline stand-in that clones the template repository with git
   and checks the commit out, as actions/checkout would fetch it from GitHub.
+- For the fork runs only, artifact upload and download are stand-ins that copy files
+  into and out of a folder (`artifact_stand_ins`): GitHub's artifact storage, without
+  the service. Everything the workflows do with the files is real.
 - `actions/setup-python` is skipped by its `if: ${{ !env.ACT }}` (it downloads Python
   builds from GitHub); the machine's python3 creates the environment instead.
 - `actions/upload-artifact` (fork pull requests only) and the `workflow_run` job of
@@ -228,7 +231,15 @@ class ActWorld:
         assert self.template is not None
         return self.template.resolve(refs.pop())
 
-    def act(self, event_name: str, workflow: str, payload: dict[str, Any]) -> ActRun:
+    def act(
+        self,
+        event_name: str,
+        workflow: str,
+        payload: dict[str, Any],
+        *,
+        stand_ins: dict[tuple[str, str], Path] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ActRun:
         event_file = self.work / f"{event_name}.json"
         event_file.write_text(json.dumps(payload), encoding="utf-8")
         command = [
@@ -244,8 +255,10 @@ class ActWorld:
             "--env", f"GITHUB_REPOSITORY={self.repository}",
             "--secret", "GITHUB_TOKEN",
         ]  # fmt: skip
-        for (name, ref), folder in self.stand_ins.items():
+        for (name, ref), folder in {**self.stand_ins, **(stand_ins or {})}.items():
             command += ["--local-repository", f"{name}@{ref}={folder}"]
+        for key, value in (env or {}).items():
+            command += ["--env", f"{key}={value}"]
         if self.template is not None:
             for ref, folder in self.template.folders.items():
                 if ref != self.template_ref:
@@ -272,7 +285,7 @@ class ActWorld:
         )
         elapsed = time.monotonic() - started
         output = completed.stdout + completed.stderr
-        (self.work / f"act-{event_name}.log").write_text(output, encoding="utf-8")
+        (self.work / f"act-{event_name}-{workflow}.log").write_text(output, encoding="utf-8")
         return ActRun(completed.returncode, output, elapsed, command)
 
 
@@ -354,3 +367,67 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=repo, check=True, capture_output=True, text=True
     ).stdout.strip()
+
+
+UPLOAD_STAND_IN = """\
+name: offline stand-in for actions/upload-artifact
+description: copies the files into MLGITOPS_ACT_ARTIFACTS/<name>/
+inputs:
+  name: {required: true}
+  path: {required: true}
+  retention-days: {required: false}
+  if-no-files-found: {required: false}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env:
+        NAME: ${{ inputs.name }}
+        FILES: ${{ inputs.path }}
+      run: |
+        mkdir -p "$MLGITOPS_ACT_ARTIFACTS/$NAME"
+        while IFS= read -r file; do
+          if [ -n "$file" ]; then cp "$file" "$MLGITOPS_ACT_ARTIFACTS/$NAME/"; fi
+        done <<< "$FILES"
+        echo "artifact stand-in: uploaded $NAME: $(ls "$MLGITOPS_ACT_ARTIFACTS/$NAME" | xargs)"
+"""
+
+DOWNLOAD_STAND_IN = """\
+name: offline stand-in for actions/download-artifact
+description: copies MLGITOPS_ACT_ARTIFACTS/<name>/ into <path>
+inputs:
+  name: {required: true}
+  path: {required: true}
+  run-id: {required: false}
+  github-token: {required: false}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env:
+        NAME: ${{ inputs.name }}
+        TARGET: ${{ inputs.path }}
+      run: |
+        mkdir -p "$TARGET"
+        cp -R "$MLGITOPS_ACT_ARTIFACTS/$NAME/." "$TARGET"
+        echo "artifact stand-in: downloaded $NAME"
+"""
+
+
+def artifact_stand_ins(
+    actions: set[tuple[str, str]], destination: Path
+) -> dict[tuple[str, str], Path]:
+    """Upload and download stand-ins that share a folder, for runs that pass an artifact."""
+    texts = {
+        "actions/upload-artifact": UPLOAD_STAND_IN,
+        "actions/download-artifact": DOWNLOAD_STAND_IN,
+    }
+    stand_ins = {}
+    for name, sha in sorted(actions):
+        if name in texts:
+            folder = destination / name.replace("/", "__") / sha
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "action.yml").write_text(texts[name], encoding="utf-8")
+            stand_ins[(name, sha)] = folder
+    assert len(stand_ins) == len(texts), stand_ins
+    return stand_ins

@@ -36,7 +36,7 @@ def cruft(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def pins(repo: Path) -> dict[str, str]:
-    found = {}
+    found: dict[str, str] = {}
     for path in sorted((repo / ".github" / "workflows").glob("*.yml")):
         found.update(USES_RE.findall(path.read_text(encoding="utf-8")))
     assert set(found) == {"ml-pr", "ml-promote", "ml-comment", "ml-monitor"}, found

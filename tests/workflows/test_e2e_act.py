@@ -11,6 +11,10 @@
    event: the version tag must reach `origin` and its release the server.
 4. Monitor: act runs `.github/workflows/ml-monitor.yml` (`workflow_dispatch`) with current
    data whose distribution moved: one drift issue must appear on the server.
+5. Fork with a private remote: a pull request from a fork whose run cannot read the DVC
+   remote (the remote folder is out of reach during the run). The run must end green
+   with "not run" and upload its comment; act then runs `.github/workflows/ml-comment.yml`
+   for the `workflow_run` event, which must verify the artifact and post it, inert.
 
 What act replaces and skips is listed in act_harness's docstring; the tests assert it from
 act's own log (the skipped `Set up Python` step, and no stand-in ever run but the checkout).
@@ -40,6 +44,7 @@ from act_harness import (
     ActWorld,
     HubProcess,
     TemplateRepo,
+    artifact_stand_ins,
     git,
     make_stand_ins,
     third_party_actions,
@@ -286,6 +291,95 @@ def test_monitor_opens_one_drift_issue(world: ActWorld, monitor_run: ActRun) -> 
     assert [label["name"] for label in issue["labels"]] == ["drift"]
     assert f"{MODEL}@v" in issue["body"]
     assert "**drift**" in issue["body"]
+
+
+FORK = "mallory/" + DEFAULT_SLUG
+FORK_PR = 2
+
+
+@pytest.fixture(scope="module")
+def fork_runs(world: ActWorld, monitor_run: ActRun) -> tuple[ActRun, ActRun]:
+    """The fork's `pull_request` run without the remote, then the trusted comment run."""
+    assert monitor_run.returncode == 0, "the monitor run failed; see its test"
+    repo = world.repo
+    git(repo, "switch", "-q", "-c", "fork-change", "main")
+    params = repo / "params.yaml"
+    params.write_text(params.read_text(encoding="utf-8") + "# from a fork\n", encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "A change from a fork")
+    head = git(repo, "rev-parse", "HEAD")
+    world.hub.admin(
+        "POST",
+        "pulls",
+        {"repo": REPOSITORY, "number": FORK_PR, "head_sha": head, "base_ref": "main",
+         "head_ref": "fork-change", "head_repo": FORK, "title": "A change from a fork"},
+    )  # fmt: skip
+    assert world.template is not None
+    artifacts = world.work / "artifacts"
+    stand_ins = artifact_stand_ins(
+        third_party_actions(world.template_copy), world.work / "artifact-stand-ins"
+    )
+    env = {"MLGITOPS_ACT_ARTIFACTS": str(artifacts)}
+    fork_repo = {"full_name": FORK}
+    payload = {
+        "action": "opened",
+        "number": FORK_PR,
+        "pull_request": {
+            "number": FORK_PR,
+            "title": "A change from a fork",
+            "head": {"sha": head, "ref": "fork-change", "repo": fork_repo},
+            "base": {"ref": "main", "repo": {"full_name": REPOSITORY}},
+            "labels": [],
+        },
+        "repository": {"full_name": REPOSITORY},
+    }
+    remote = next(world.work.parent.glob("*-dvc-remote"))
+    hidden = remote.with_name(remote.name + ".private")
+    remote.rename(hidden)  # what a fork's run sees of a private remote: nothing
+    try:
+        pr = world.act("pull_request", "ml-pr.yml", payload, stand_ins=stand_ins, env=env)
+    finally:
+        hidden.rename(remote)
+    world.timings["act: ML pull request workflow, fork, private remote"] = pr.seconds
+    event = {
+        "action": "completed",
+        "workflow_run": {
+            "id": 4242,
+            "name": "ML pull request",
+            "event": "pull_request",
+            "conclusion": "success",
+            "head_sha": head,
+            "head_branch": "fork-change",
+            "head_repository": fork_repo,
+            "repository": {"full_name": REPOSITORY},
+        },
+        "repository": {"full_name": REPOSITORY},
+    }
+    comment = world.act("workflow_run", "ml-comment.yml", event, stand_ins=stand_ins, env=env)
+    world.timings["act: ML fork comment workflow"] = comment.seconds
+    return pr, comment
+
+
+def test_fork_without_the_private_remote_gets_a_neutral_not_run_comment(
+    world: ActWorld, fork_runs: tuple[ActRun, ActRun]
+) -> None:
+    pr, comment = fork_runs
+    _assert_act_behaved(world, pr)  # green: not a governance failure
+    assert "Governance not evaluated" in pr.output
+    assert "DVC-tracked input data/raw/data.csv is missing" in pr.output
+    assert "missing data" not in pr.output  # dvc repro never ran
+    assert "artifact stand-in: uploaded mlgitops-pr-comment" in pr.output
+    _assert_act_behaved(world, comment)
+    assert "Artifact accepted for pull request #2" in comment.output
+    comments = world.hub.comments(REPOSITORY, FORK_PR)
+    assert len(comments) == 1, comments
+    body = comments[0]["body"]
+    assert comments[0]["user"]["login"] == BOT_LOGIN
+    assert "Model metrics and governance: not run" in body
+    assert "`data/raw/data.csv`" in body
+    assert "Governance was **not evaluated**" in body
+    assert "Produced by the checks of a pull request from a fork" in body
+    # Nothing of the fork's text is HTML; the one tag is the bot's own sticky marker.
+    assert body.count("<") == 1 and "<!-- mlgitops:sticky:ml-report -->" in body
 
 
 def test_generated_workflows_call_the_template_at_its_ref() -> None:
