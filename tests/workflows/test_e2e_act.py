@@ -340,7 +340,16 @@ def fork_runs(world: ActWorld, monitor_run: ActRun) -> tuple[ActRun, ActRun]:
     finally:
         hidden.rename(remote)
     world.timings["act: ML pull request workflow, fork, private remote"] = pr.seconds
-    event = {
+    comment = world.act(
+        "workflow_run", "ml-comment.yml", _fork_run_event(head), stand_ins=stand_ins, env=env
+    )
+    world.timings["act: ML fork comment workflow"] = comment.seconds
+    return pr, comment
+
+
+def _fork_run_event(head: str) -> dict[str, object]:
+    """The `workflow_run` event GitHub sends when the fork's pull request run completes."""
+    return {
         "action": "completed",
         "workflow_run": {
             "id": 4242,
@@ -349,14 +358,11 @@ def fork_runs(world: ActWorld, monitor_run: ActRun) -> tuple[ActRun, ActRun]:
             "conclusion": "success",
             "head_sha": head,
             "head_branch": "fork-change",
-            "head_repository": fork_repo,
+            "head_repository": {"full_name": FORK},
             "repository": {"full_name": REPOSITORY},
         },
         "repository": {"full_name": REPOSITORY},
     }
-    comment = world.act("workflow_run", "ml-comment.yml", event, stand_ins=stand_ins, env=env)
-    world.timings["act: ML fork comment workflow"] = comment.seconds
-    return pr, comment
 
 
 def test_fork_without_the_private_remote_gets_a_neutral_not_run_comment(
@@ -380,6 +386,37 @@ def test_fork_without_the_private_remote_gets_a_neutral_not_run_comment(
     assert "Produced by the checks of a pull request from a fork" in body
     # Nothing of the fork's text is HTML; the one tag is the bot's own sticky marker.
     assert body.count("<") == 1 and "<!-- mlgitops:sticky:ml-report -->" in body
+
+
+def test_a_caller_pinned_to_the_newer_release_runs_the_newer_code(
+    world: ActWorld, fork_runs: tuple[ActRun, ActRun]
+) -> None:
+    """The counter-proof of the runs above: the pin, not the mapping, decides the code."""
+    assert world.template is not None
+    caller = world.repo / ".github" / "workflows" / "ml-comment.yml"
+    original = caller.read_text(encoding="utf-8")
+    assert f"@{TEMPLATE_REF}\n" in original
+    caller.write_text(original.replace(f"@{TEMPLATE_REF}\n", f"@{NEWER_REF}\n"), "utf-8")
+    stand_ins = artifact_stand_ins(
+        third_party_actions(world.template_copy), world.work / "artifact-stand-ins"
+    )
+    try:
+        run = world.act(
+            "workflow_run",
+            "ml-comment.yml",
+            _fork_run_event(git(world.repo, "rev-parse", "fork-change")),
+            stand_ins=stand_ins,
+            env={"MLGITOPS_ACT_ARTIFACTS": str(world.work / "artifacts")},
+        )
+    finally:
+        caller.write_text(original, encoding="utf-8")
+    assert run.returncode == 0, run.output[-15000:]
+    newer = world.template.shas[NEWER_REF]
+    assert f"matched https://github.com/{TEMPLATE_REPO} with ref {NEWER_REF}" in run.output
+    assert f"checkout stand-in: {TEMPLATE_REPO}@{newer} into {TEMPLATE_CHECKOUT}" in run.output
+    assert f"mlgitops {NEWER_REF.removeprefix('v')} installed" in run.output
+    assert NEWER_MARKER in run.output
+    assert f"mlgitops {__version__} installed" not in run.output
 
 
 def test_generated_workflows_call_the_template_at_its_ref() -> None:
