@@ -11,7 +11,7 @@ import yaml
 from helpers.baking import bake_and_init
 from test_promotion_support import REPOSITORY, merged_pull, mlgitops, sh, use_hub
 
-from mlgitops.core.release_notes import md_text
+from mlgitops.core.markdown.release import md_text
 from mlgitops.localhub.server import LocalHub
 
 

@@ -22,8 +22,11 @@ import pytest
 from helpers.baking import bake, write_small_csv
 
 from mlgitops.cli import main
-from mlgitops.core.rules import codeowners_match, fmt
-from mlgitops.policy import load_policy, load_schema, load_yaml, schema_path
+from mlgitops.core.governance.codeowners import codeowners_match
+from mlgitops.core.governance.results import fmt
+from mlgitops.io.policy_loader import load_policy
+from mlgitops.io.schema import load_schema, schema_path
+from mlgitops.io.yaml_strict import load_yaml
 from mlgitops.proc import dvc, git
 from mlgitops.services.governance import parse_codeowners
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mlgitops.core.drift import DriftPolicy, compute_drift
-from mlgitops.core.drift_report import (
+from mlgitops.core.markdown.drift import (
     code_span,
     drift_marker,
     issue_title,

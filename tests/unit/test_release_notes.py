@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-from mlgitops.core.metrics import flatten
-from mlgitops.core.release_notes import (
+from mlgitops.core.markdown.release import (
     MAX_RELEASE_BODY,
     DataHash,
     PullRequestRef,
@@ -20,6 +19,7 @@ from mlgitops.core.release_notes import (
     split_front_matter,
     tag_message,
 )
+from mlgitops.core.metrics import flatten
 
 LOCK = {
     "schema": "2.0",

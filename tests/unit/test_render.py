@@ -15,7 +15,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from mlgitops.core.diff import diff_metrics, diff_params
-from mlgitops.core.render import (
+from mlgitops.core.markdown.report import (
     HistoryPoint,
     ModelReport,
     Report,

@@ -12,34 +12,36 @@ from typing import Any
 
 import pytest
 
-from mlgitops.core.model_card import CardMetric, parse_model_card
-from mlgitops.core.rules import (
+from mlgitops.core.governance.codeowners import CodeownersRule, codeowners_match
+from mlgitops.core.governance.facts import (
     ChangeFacts,
-    CodeownersRule,
     DataFacts,
     DvcFile,
     FairnessFacts,
-    Finding,
     GitFile,
     GovernanceFacts,
     MetricsFacts,
     ModelCardFacts,
     ModelFacts,
     ParamChange,
+)
+from mlgitops.core.governance.metric_rules import worsening
+from mlgitops.core.governance.results import (
+    Finding,
     RuleResult,
     Status,
-    codeowners_match,
-    evaluate,
     failure_annotations,
     fmt,
-    md_text,
-    render_markdown,
     to_json,
-    worsening,
 )
+from mlgitops.core.governance.rules import evaluate
+from mlgitops.core.markdown.governance import md_text, render_markdown
+from mlgitops.core.model_card import CardMetric, parse_model_card
+from mlgitops.core.policy import Policy
 from mlgitops.errors import Location
 from mlgitops.github.actions import format_annotation
-from mlgitops.policy import Policy, parse_yaml, policy_from_document
+from mlgitops.io.policy_loader import policy_from_document
+from mlgitops.io.yaml_strict import parse_yaml
 
 
 def policy(text: str) -> Policy:

@@ -90,7 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Compute drift, print or write the report, and open/update the issue if asked."""
     from mlgitops.core.drift import report_to_dict
-    from mlgitops.core.drift_report import render_markdown
+    from mlgitops.core.markdown.drift import render_markdown
     from mlgitops.services import drift as service
 
     settings = ActionsSettings.from_environ()

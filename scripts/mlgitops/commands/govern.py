@@ -13,7 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from mlgitops.core.rules import failure_annotations, render_markdown, to_json, verdict_line
+from mlgitops.core.governance.results import failure_annotations, to_json, verdict_line
+from mlgitops.core.markdown.governance import render_markdown
+from mlgitops.core.policy import DEFAULT_POLICY_PATH
 from mlgitops.errors import EXIT_GATE_FAILED, EXIT_OK, UsageError
 from mlgitops.github.actions import (
     ActionsSettings,
@@ -21,7 +23,6 @@ from mlgitops.github.actions import (
     format_annotation,
     set_output,
 )
-from mlgitops.policy import DEFAULT_POLICY_PATH
 from mlgitops.services.governance import (
     DEFAULT_METRICS_FILE,
     DEFAULT_PARAMS_FILE,

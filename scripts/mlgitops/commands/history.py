@@ -11,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from mlgitops.core.markdown.history import render_history_md as render_md
 from mlgitops.core.versioning import artifacts_in_tags, build_history, history_to_dict
-from mlgitops.core.versioning import render_history_md as render_md
 from mlgitops.errors import InputError, MlgitopsError, UsageError
 from mlgitops.services.promotion import (
     DEFAULT_GIT_REMOTE,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from mlgitops.core.diff import Change
-from mlgitops.core.render import all_deltas, render_report, report_to_dict, verdict
+from mlgitops.core.markdown.report import all_deltas, render_report, report_to_dict, verdict
 from mlgitops.github.actions import ActionsSettings, set_output
 from mlgitops.repo import Repo
 from mlgitops.services.report import DEFAULT_HISTORY, ReportRequest, build_report

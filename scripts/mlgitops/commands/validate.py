@@ -9,18 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mlgitops.core.policy import DEFAULT_POLICY_PATH
 from mlgitops.errors import EXIT_OK, InputError
 from mlgitops.github.actions import ActionsSettings, print_error
-from mlgitops.policy import (
-    DEFAULT_POLICY_PATH,
-    MAX_POLICY_BYTES,
-    load_model_card,
-    load_params,
-    load_yaml,
-    model_card_problems,
-    policy_from_document,
-    policy_problems,
-)
+from mlgitops.io.model_card import load_model_card, model_card_problems
+from mlgitops.io.policy_loader import MAX_POLICY_BYTES, policy_from_document, policy_problems
+from mlgitops.io.yaml_strict import load_params, load_yaml
 from mlgitops.repo import Repo
 
 

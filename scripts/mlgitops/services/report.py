@@ -16,7 +16,7 @@ from typing import Any
 
 from mlgitops.core.chart import PlotChange, compare_plots
 from mlgitops.core.diff import Directions, diff_metrics, diff_params
-from mlgitops.core.render import HistoryPoint, ModelReport, Report, Revision, code
+from mlgitops.core.markdown.report import HistoryPoint, ModelReport, Report, Revision, code
 from mlgitops.errors import InputError
 from mlgitops.repo import Artifact, Repo
 
@@ -70,7 +70,7 @@ def _directions(repo: Repo, policy: Path | None) -> tuple[Directions, str | None
         if policy is not None:
             raise InputError(f"policy file {policy} not found")
         return None, None
-    from mlgitops.policy import load_policy
+    from mlgitops.io.policy_loader import load_policy
 
     try:
         loaded = load_policy(path)
