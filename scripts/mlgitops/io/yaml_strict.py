@@ -288,6 +288,8 @@ def read_text(path: Path, *, file: str | None = None, max_bytes: int) -> str:
         size = path.stat().st_size
     except FileNotFoundError:
         raise InputError("file not found", location=Location(name)) from None
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror}", location=Location(name)) from None
     if path.is_dir():
         raise InputError("is a directory, expected a file", location=Location(name))
     if size > max_bytes:
@@ -299,6 +301,8 @@ def read_text(path: Path, *, file: str | None = None, max_bytes: int) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise InputError(f"not UTF-8 text (byte {error.start})", location=Location(name)) from None
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror}", location=Location(name)) from None
 
 
 def load_yaml(
