@@ -25,6 +25,8 @@ from mlgitops.proc import dvc, git
 from mlgitops.repo import Repo
 from mlgitops.services.report import ReportRequest, build_report
 
+pytestmark = pytest.mark.slow  # runs dvc repro and reads DVC metrics at several revisions
+
 POLICY = {"version": 1, "metrics": {"accuracy": {"higher_is_better": True}}}
 
 

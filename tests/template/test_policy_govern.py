@@ -39,6 +39,7 @@ DATASET_TASKS = [
 
 
 @pytest.mark.parametrize(("dataset", "task"), DATASET_TASKS)
+@pytest.mark.slow
 def test_generated_policy_is_valid_for_every_dataset_and_task(
     tmp_path: Path, dataset: str, task: str
 ) -> None:
@@ -254,6 +255,7 @@ def test_invalid_policy_is_exit_2_with_annotation(
     assert captured.out == f"::error file=governance/policy.yaml,line={line}::{message}\n"
 
 
+@pytest.mark.slow
 def test_generated_policy_passes_check_jsonschema(tmp_path: Path) -> None:
     """An independent YAML 1.2 reader (check-jsonschema uses ruamel) agrees with the schema."""
     repo = bake(tmp_path, project_name="Schema Check")

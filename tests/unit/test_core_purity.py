@@ -11,12 +11,16 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import mlgitops.core
 
 FORBIDDEN = ("yaml", "jsonschema", "dvc", "git", "github", "scmrepo", "dulwich", "gto")
 
 _PROBE = """
 import importlib, json, pkgutil, sys
+import pytest
+
 import mlgitops.core
 names = ["mlgitops.core"] + [
     m.name for m in pkgutil.walk_packages(mlgitops.core.__path__, "mlgitops.core.")
@@ -27,7 +31,8 @@ print(json.dumps({"imported": names, "loaded": sorted(sys.modules)}))
 """
 
 
-def _core_imports() -> dict[str, list[str]]:
+@pytest.fixture(scope="module")
+def core_imports() -> dict[str, list[str]]:
     result = subprocess.run(
         [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True
     )
@@ -35,16 +40,16 @@ def _core_imports() -> dict[str, list[str]]:
     return found
 
 
-def test_core_and_every_submodule_load_no_io_library() -> None:
-    found = _core_imports()
+def test_core_and_every_submodule_load_no_io_library(core_imports: dict[str, list[str]]) -> None:
+    found = core_imports
     offending = sorted(name for name in found["loaded"] if name.split(".")[0] in FORBIDDEN)
     assert offending == []
 
 
-def test_probe_walks_the_whole_core_package() -> None:
+def test_probe_walks_the_whole_core_package(core_imports: dict[str, list[str]]) -> None:
     """The probe above must not pass by importing nothing: it sees the subpackages."""
     expected = {m.name for m in pkgutil.walk_packages(mlgitops.core.__path__, "mlgitops.core.")}
-    imported = set(_core_imports()["imported"])
+    imported = set(core_imports["imported"])
     assert {"mlgitops.core.governance.rules", "mlgitops.core.policy"} <= imported
     assert expected <= imported
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from mlgitops.core.chart import PlotChange, compare_plots
 from mlgitops.core.diff import Directions, diff_metrics, diff_params
-from mlgitops.core.markdown.report import HistoryPoint, ModelReport, Report, Revision, code
+from mlgitops.core.markdown.escape import code
+from mlgitops.core.markdown.report import HistoryPoint, ModelReport, Report, Revision
 from mlgitops.errors import InputError
 from mlgitops.repo import Artifact, Repo
 
