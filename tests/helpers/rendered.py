@@ -43,6 +43,32 @@ def live_text(markdown: str) -> str:
     return "\n".join(t.content for t in walk(tokens(markdown)) if t.type == "text")
 
 
+def shown_text(markdown: str) -> str:
+    """What a reader sees: text and code span contents, joined by newlines."""
+    return "\n".join(t.content for t in walk(tokens(markdown)) if t.type in {"text", "code_inline"})
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    """For every table, each body row as the reader sees it (cells joined by " | ")."""
+    tables: list[list[str]] = []
+    cells: list[str] = []
+    in_body = False
+    for token in tokens(markdown):
+        if token.type == "table_open":
+            tables.append([])
+        elif token.type in {"tbody_open", "tbody_close"}:
+            in_body = token.type == "tbody_open"
+        elif token.type == "tr_open":
+            cells = []
+        elif token.type == "inline" and in_body:
+            cells.append(
+                "".join(t.content for t in walk([token]) if t.type in {"text", "code_inline"})
+            )
+        elif token.type == "tr_close" and in_body:
+            tables[-1].append(" | ".join(cells))
+    return tables
+
+
 def html_chunks(markdown: str) -> list[str]:
     """Raw HTML the renderer passes through, inline or as blocks."""
     return [t.content for t in walk(tokens(markdown)) if t.type in {"html_inline", "html_block"}]
