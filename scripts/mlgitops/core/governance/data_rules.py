@@ -110,6 +110,16 @@ def data_rules(policy: Policy, facts: DataFacts | None) -> list[RuleResult]:
     return results
 
 
+def _license_fix(dvc_file: DvcFile) -> str:
+    """What to edit, and how it reaches the .dvc file."""
+    if dvc_file.stated_in:
+        return (
+            f"state the data's SPDX license id as `license:` in {dvc_file.stated_in}, then run"
+            f" `mlgitops init` to copy it into {dvc_file.path} (meta.license) and commit both"
+        )
+    return f"set `meta.license` in {dvc_file.path} to the data's SPDX license id"
+
+
 def _license_results(allowed: Sequence[str], dvc_files: Sequence[DvcFile]) -> list[RuleResult]:
     if not dvc_files:
         return [RuleResult("data.license", ".dvc files", Status.SKIP, "no .dvc files in git")]
@@ -118,14 +128,9 @@ def _license_results(allowed: Sequence[str], dvc_files: Sequence[DvcFile]) -> li
     for dvc_file in dvc_files:
         license_ = dvc_file.license
         if license_ is None:
-            message = (
-                f"{dvc_file.path} declares no data license (meta.license); allowed: {allowed_text}"
-            )
+            problem = f"{dvc_file.path} declares no data license (meta.license)"
         elif not isinstance(license_, str) or license_ not in allowed:
-            message = (
-                f"{dvc_file.path}: data license {license_!r} is not allowed;"
-                f" allowed: {allowed_text}"
-            )
+            problem = f"{dvc_file.path}: data license {license_!r} is not allowed"
         else:
             results.append(
                 RuleResult(
@@ -137,6 +142,10 @@ def _license_results(allowed: Sequence[str], dvc_files: Sequence[DvcFile]) -> li
                 )
             )
             continue
+        message = f"{problem}; allowed: {allowed_text}; {_license_fix(dvc_file)}"
+        findings = [Finding(message, Location(dvc_file.path, dvc_file.line, "meta.license"))]
+        if dvc_file.stated_in:
+            findings.append(Finding(message, Location(dvc_file.stated_in, None, "license")))
         results.append(
             RuleResult(
                 "data.license",
@@ -144,7 +153,7 @@ def _license_results(allowed: Sequence[str], dvc_files: Sequence[DvcFile]) -> li
                 Status.FAIL,
                 message,
                 {"license": license_ if isinstance(license_, str) else None},
-                (Finding(message, Location(dvc_file.path, dvc_file.line, "meta.license")),),
+                tuple(findings),
             )
         )
     return results
