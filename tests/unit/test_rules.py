@@ -510,7 +510,7 @@ def test_markdown_puts_failures_first_and_counts() -> None:
     assert lines[0] == "### ❌ Governance failed: 2 of 3 checks failed"
     assert lines[2] == "Policy `governance/policy.yaml` · base `main (abc1234)`"
     assert lines[4:6] == ["| | Rule | Subject | Details |", "|---|---|---|---|"]
-    assert lines[6].startswith("| ❌ | `metric.min` | acc | acc 0.8 &lt; min 0.9 |")
+    assert lines[6].startswith("| ❌ | `metric.min` | acc | acc 0.8 < min 0.9 |")
     assert lines[7].startswith("| ❌ | `metric.regression` | acc | acc 0.95 → 0.8 (worse,")
     assert lines[8:12] == [
         "",
