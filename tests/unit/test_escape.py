@@ -163,6 +163,7 @@ def test_exact_escapes() -> None:
     assert escape.text("n_estimators: 100 -> 300") == "n_estimators: 100 -> 300"
     assert escape.text("_it_ a_ _b") == "\\_it\\_ a\\_ \\_b"
     assert escape.text("> quote") == "\\> quote"
+    assert escape.text("metadata: the file: x") == "metadata: the file: x"
     assert escape.text("a <= b < 12 <b> <!--") == "a <= b < 12 &lt;b> &lt;\\!--"
     assert escape.text("ping @octocat and #12") == "ping `@octocat` and `#12`"
     assert escape.text("- x") == "\\- x"

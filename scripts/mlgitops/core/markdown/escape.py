@@ -44,8 +44,10 @@ _TAG_OR_AUTOLINK = re.compile(r"[A-Za-z0-9/!?]")
 _ORDERED_LIST_START = re.compile(r"^(\d{1,9})([.)])")
 # Tokens GitHub turns into a mention, a team mention, an issue link, a link or an e-mail
 # link after rendering, even when their characters were backslash-escaped.
+# A script scheme counts only as a word of its own (`javascript:`), not in `metadata:`.
 _RISKY_TOKEN = re.compile(
-    r"\S*(?:@|#\d|://|www\.|(?:javascript|vbscript|data|file|mailto):)\S*", re.IGNORECASE
+    r"\S*(?:@|#\d|://|www\.)\S*|\S*(?<![A-Za-z])(?:javascript|vbscript|data):\S*",
+    re.IGNORECASE,
 )
 _MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9 ._@+-]")
 
