@@ -25,6 +25,8 @@ from mlgitops.proc import dvc, git
 from mlgitops.repo import Repo
 from mlgitops.services.report import ReportRequest, build_report
 
+pytestmark = pytest.mark.slow  # runs dvc repro and reads DVC metrics at several revisions
+
 POLICY = {"version": 1, "metrics": {"accuracy": {"higher_is_better": True}}}
 
 
@@ -84,7 +86,7 @@ def new_repo(tmp_path: Path) -> Callable[..., Path]:
 
 
 def report_of(repo: Path, **request: Any) -> dict[str, Any]:
-    from mlgitops.core.render import report_to_dict
+    from mlgitops.core.markdown.report import report_to_dict
 
     return report_to_dict(build_report(Repo(repo), ReportRequest(**request)))
 
@@ -164,7 +166,7 @@ def test_no_metrics_at_base_falls_back_to_last_promoted_tag(
     assert metric_rows(data)["accuracy"] == (0.85, 0.9, "better")
     assert [p["label"] for p in model["history"]] == ["v1.0.0", "v1.1.0", "head"]
     markdown = build_report(Repo(repo), ReportRequest(base="main"))
-    from mlgitops.core.render import render_report
+    from mlgitops.core.markdown.report import render_report
 
     text = render_report(markdown)
     assert 'x-axis ["v1.0.0", "v1.1.0", "head"]' in text and "line [0.8, 0.85, 0.9]" in text
@@ -215,14 +217,14 @@ def test_invalid_and_hostile_values_are_reported_not_compared(
     commit(
         repo,
         "base",
-        metrics={"accuracy": 0.9, "f1": 0.5, hostile: 1.0, "flag": 1},
+        metrics={"accuracy": 0.9, "f1": 0.5, hostile: 1.0, "flag": 1, "recall": 0.8},
         params={hostile: "<b>", "lr": 0.1},
         models=models,
     )
     git("checkout", "-q", "-b", "pr", cwd=repo)
     (repo / "reports").mkdir(exist_ok=True)
     (repo / "reports/metrics.json").write_text(
-        json.dumps({"accuracy": math.nan, "f1": "0.6", hostile: 2.0, "flag": True})
+        json.dumps({"accuracy": math.nan, "f1": "0.6", hostile: 2.0, "flag": True, "recall": None})
     )
     (repo / "params.yaml").write_text(yaml.safe_dump({hostile: "@here", "lr": 0.2}))
     git("commit", "-q", "-am", "hostile", cwd=repo)
@@ -232,14 +234,15 @@ def test_invalid_and_hostile_values_are_reported_not_compared(
         "f1": (0.5, "0.6", "invalid"),
         hostile: (1.0, 2.0, "changed"),
         "flag": (1, True, "invalid"),
+        "recall": (0.8, None, "invalid"),  # DVC drops the null; it is not "removed"
     }
     json.dumps(data, allow_nan=False)
-    from mlgitops.core.render import render_report
+    from mlgitops.core.markdown.report import render_report
 
     markdown = render_report(build_report(Repo(repo), ReportRequest(base="main")))
     html = MarkdownIt("commonmark").enable("table").render(markdown)
     rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)
-    assert sum(r.count("<td") == 6 for r in rows) == 4
+    assert sum(r.count("<td") == 6 for r in rows) == 5
     assert sum(r.count("<td") == 4 for r in rows) == 2
     outside = re.sub(r"<code>.*?</code>", "", html, flags=re.S)
     assert "@admin" not in outside and "@here" not in outside and "<!--" not in html

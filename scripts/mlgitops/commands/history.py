@@ -11,9 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from mlgitops.core.markdown.history import render_history_md as render_md
 from mlgitops.core.versioning import artifacts_in_tags, build_history, history_to_dict
-from mlgitops.core.versioning import render_history_md as render_md
-from mlgitops.errors import InputError, MlgitopsError, UsageError
+from mlgitops.errors import InputError, MlgitopsError, Outcome, UsageError
 from mlgitops.services.promotion import (
     DEFAULT_GIT_REMOTE,
     fetch_tags,
@@ -48,7 +48,7 @@ def _declared_models(root: Path) -> list[str]:
         return []
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     if args.model_name and args.model and args.model_name != args.model:
         raise UsageError(f"two models given: {args.model_name!r} and --model {args.model!r}")
     model = args.model or args.model_name
@@ -70,4 +70,4 @@ def run(args: argparse.Namespace) -> int:
         args.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    return 0
+    return Outcome.DONE

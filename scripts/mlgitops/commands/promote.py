@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from mlgitops.core.tags import Version
+from mlgitops.errors import Outcome
 from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
 from mlgitops.services.promotion import (
     DEFAULT_GIT_REMOTE,
@@ -123,7 +124,7 @@ def publish(settings: ActionsSettings, results: list[PromotionResult]) -> None:
     append_step_summary(settings, "\n".join(lines))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     settings = ActionsSettings.from_environ()
     promoter = build_promoter(args, settings, api=True)
     commit = resolve_commit(promoter.repo)
@@ -166,4 +167,4 @@ def run(args: argparse.Namespace) -> int:
                 )
             )
     publish(settings, results)
-    return 0
+    return Outcome.DONE

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from mlgitops.commands.promote import add_common_arguments, build_promoter, publish
+from mlgitops.errors import Outcome
 from mlgitops.github.actions import ActionsSettings
 from mlgitops.services.promotion import (
     read_models,
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     settings = ActionsSettings.from_environ()
     promoter = build_promoter(args, settings, api=False)
     commit = resolve_commit(promoter.repo)
@@ -45,4 +46,4 @@ def run(args: argparse.Namespace) -> int:
     release = read_release_settings(promoter.repo)
     result = promoter.rollback(models[0], args.stage, settings=release, dry_run=args.dry_run)
     publish(settings, [result])
-    return 0
+    return Outcome.DONE

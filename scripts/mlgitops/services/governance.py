@@ -1,6 +1,6 @@
 """Gather governance facts from a generated repository (files, git, dvc) and evaluate them.
 
-The rules themselves are pure (`mlgitops.core.rules`); this module only reads:
+The rules themselves are pure (`mlgitops.core.governance`); this module only reads:
 the workspace (metrics, fairness report, model card, params, `.dvc` files, CODEOWNERS),
 git (tracked files and their sizes, files changed since the base, files at the base) and
 `dvc status`. PR labels come from the Actions event payload or from `--labels`.
@@ -14,35 +14,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgitops.core import rules
-from mlgitops.core.metrics import flatten as flatten_mapping
-from mlgitops.core.model_card import card_metrics
-from mlgitops.core.rules import (
+from mlgitops.bootstrap import DATA_DVC, DATASET
+from mlgitops.core.governance import rules
+from mlgitops.core.governance.codeowners import CodeownersRule
+from mlgitops.core.governance.facts import (
     ChangeFacts,
-    CodeownersRule,
     DataFacts,
     DvcFile,
     FairnessFacts,
-    Finding,
     GitFile,
     GovernanceFacts,
     MetricsFacts,
     ModelCardFacts,
     ModelFacts,
     ParamChange,
-    RuleResult,
 )
+from mlgitops.core.governance.results import Finding, RuleResult
+from mlgitops.core.metrics import flatten as flatten_mapping
+from mlgitops.core.model_card import card_metrics
+from mlgitops.core.policy import DEFAULT_POLICY_PATH, Policy
 from mlgitops.errors import InputError, Location, ToolError
-from mlgitops.policy import (
-    DEFAULT_POLICY_PATH,
+from mlgitops.io.model_card import load_model_card, model_card_problems
+from mlgitops.io.policy_loader import load_policy
+from mlgitops.io.yaml_strict import (
     MAX_PARAMS_BYTES,
-    Policy,
     YamlDocument,
-    load_model_card,
     load_params,
-    load_policy,
     load_yaml,
-    model_card_problems,
     parse_yaml,
 )
 from mlgitops.proc import dvc, git, run
@@ -301,7 +299,11 @@ def dvc_files(root: Path, files: tuple[GitFile, ...]) -> tuple[DvcFile, ...]:
         )
         license_ = _license(document)
         line = document.line_of("meta", "license") if license_ is not None else 1
-        found.append(DvcFile(file.path, license_, line))
+        # `mlgitops init` copies `license:` of data/dataset.yaml into this file's meta.
+        stated_in = None
+        if file.path == DATA_DVC.as_posix() and (root / DATASET).is_file():
+            stated_in = DATASET.as_posix()
+        found.append(DvcFile(file.path, license_, line, stated_in))
     return tuple(found)
 
 

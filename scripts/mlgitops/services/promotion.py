@@ -32,9 +32,9 @@ from typing import Any, Protocol
 
 import yaml
 
-from mlgitops.core import release_notes
+from mlgitops.core.markdown import release as release_notes
+from mlgitops.core.markdown.release import PullRequestRef, ReleaseFacts
 from mlgitops.core.metrics import flatten
-from mlgitops.core.release_notes import PullRequestRef, ReleaseFacts
 from mlgitops.core.tags import Version, check_model_name, format_tag
 from mlgitops.core.versioning import (
     Bump,
@@ -211,7 +211,7 @@ def read_release_settings(repo: Path) -> ReleaseSettings:
     path = repo / "governance" / "policy.yaml"
     if not path.exists():
         return ReleaseSettings()
-    from mlgitops.policy import load_policy
+    from mlgitops.io.policy_loader import load_policy
 
     policy = load_policy(path, file="governance/policy.yaml")
     try:

@@ -8,6 +8,7 @@ so; when there is none either, the head values are shown alone.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,12 +17,16 @@ from typing import Any
 
 from mlgitops.core.chart import PlotChange, compare_plots
 from mlgitops.core.diff import Directions, diff_metrics, diff_params
-from mlgitops.core.render import HistoryPoint, ModelReport, Report, Revision, code
+from mlgitops.core.markdown.escape import code
+from mlgitops.core.markdown.report import HistoryPoint, ModelReport, Report, Revision
+from mlgitops.core.metrics import with_dropped_values
 from mlgitops.errors import InputError
+from mlgitops.io.yaml_strict import parse_yaml, read_text
 from mlgitops.repo import Artifact, Repo
 
 DEFAULT_POLICY = Path("governance/policy.yaml")
 DEFAULT_HISTORY = 8
+MAX_METRICS_BYTES = 16 * 1024 * 1024
 DEFAULT_TARGETS = ("main", "master")
 NO_BASE = Revision("none", None, "none")
 
@@ -58,7 +63,27 @@ def _metrics_file_at(repo: Repo, rev: str, model: _Model) -> str | None:
 
 
 def _metrics(repo: Repo, rev: str | None, metrics_file: str | None) -> dict[str, Any] | None:
-    return repo.metrics(rev, (metrics_file,) if metrics_file else ())
+    found = repo.metrics(rev, (metrics_file,) if metrics_file else ())
+    if rev is None and metrics_file:
+        raw = _raw_metrics_file(repo.root, metrics_file)
+        if raw:
+            return with_dropped_values(found or {}, raw)
+    return found
+
+
+def _raw_metrics_file(root: Path, name: str) -> dict[str, Any] | None:
+    """The working tree's metrics file as written, for the values DVC drops (null)."""
+    path = root / name
+    if path.suffix not in {".json", ".yaml", ".yml"} or not path.is_file():
+        return None
+    if not path.resolve().is_relative_to(root.resolve()):
+        return None  # a path leading out of the repository is not read
+    try:
+        text = read_text(path, file=name, max_bytes=MAX_METRICS_BYTES)
+        data = json.loads(text) if path.suffix == ".json" else parse_yaml(text, file=name).data
+    except (InputError, ValueError):
+        return None  # DVC has already said what is wrong with it
+    return data if isinstance(data, dict) else None
 
 
 def _directions(repo: Repo, policy: Path | None) -> tuple[Directions, str | None]:
@@ -70,7 +95,7 @@ def _directions(repo: Repo, policy: Path | None) -> tuple[Directions, str | None
         if policy is not None:
             raise InputError(f"policy file {policy} not found")
         return None, None
-    from mlgitops.policy import load_policy
+    from mlgitops.io.policy_loader import load_policy
 
     try:
         loaded = load_policy(path)
