@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from mlgitops.core.render import code
+from mlgitops.core.markdown.escape import code
 
 MAX_LISTED = 20
 
