@@ -37,7 +37,9 @@ def sh(*args: str, cwd: Path) -> str:
 
 
 def dvc_yaml(models: Iterable[str]) -> str:
-    lines = ["artifacts:"]
+    models = list(models)
+    # Declared as DVC metrics: release notes read them through DVC, as `report` does.
+    lines = ["metrics:", *(f"  - reports/{name}.json" for name in models), "artifacts:"]
     for name in models:
         lines += [
             f"  {name}:",

@@ -10,7 +10,7 @@ from pathlib import Path
 from mlgitops.core.diff import Change
 from mlgitops.core.render import all_deltas, render_report, report_to_dict, verdict
 from mlgitops.github.actions import ActionsSettings, set_output
-from mlgitops.repo import Repo
+from mlgitops.io.workspace import Workspace
 from mlgitops.services.report import DEFAULT_HISTORY, ReportRequest, build_report
 
 
@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report; exit 0 (the report informs, `mlgitops govern` gates)."""
-    repo = Repo.find(args.repo)
+    ws = Workspace.open(args.repo)
     request = ReportRequest(
         base=args.base,
         head=args.head,
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         history=max(args.history, 0),
         plots=args.plots,
     )
-    report = build_report(repo, request)
+    report = build_report(ws, request)
     if args.format == "json":
         text = json.dumps(report_to_dict(report), indent=2, allow_nan=False) + "\n"
     else:

@@ -8,14 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from mlgitops.commands.promote import add_common_arguments, build_promoter, publish
+from mlgitops.commands.promote import add_common_arguments, build_promoter, head_commit, publish
+from mlgitops.errors import UsageError
 from mlgitops.github.actions import ActionsSettings
-from mlgitops.services.promotion import (
-    read_models,
-    read_release_settings,
-    resolve_commit,
-    select_models,
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,16 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Exit 0 when the stage was re-pointed (or would be, with --dry-run); 2 when there is
+    nothing to roll back to or the request is wrong."""
     settings = ActionsSettings.from_environ()
     promoter = build_promoter(args, settings, api=False)
-    commit = resolve_commit(promoter.repo)
-    models = select_models(read_models(promoter.repo, commit), args.model)
+    models = promoter.ws.models_to_release(head_commit(promoter.ws), args.model)
     if len(models) > 1:
-        from mlgitops.errors import UsageError
-
         names = ", ".join(m.name for m in models)
         raise UsageError(f"several models ({names}): pass --model to choose the one to roll back")
-    release = read_release_settings(promoter.repo)
-    result = promoter.rollback(models[0], args.stage, settings=release, dry_run=args.dry_run)
+    result = promoter.rollback(models[0], args.stage, dry_run=args.dry_run)
     publish(settings, [result])
     return 0

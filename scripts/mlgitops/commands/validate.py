@@ -11,6 +11,8 @@ from pathlib import Path
 
 from mlgitops.errors import EXIT_OK, InputError
 from mlgitops.github.actions import ActionsSettings, print_error
+from mlgitops.io.git import Git
+from mlgitops.io.workspace import Workspace, confine
 from mlgitops.policy import (
     DEFAULT_POLICY_PATH,
     MAX_POLICY_BYTES,
@@ -21,7 +23,6 @@ from mlgitops.policy import (
     policy_from_document,
     policy_problems,
 )
-from mlgitops.repo import Repo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,7 +59,9 @@ def collect_problems(
             valid.append(policy_file)
             policy = policy_from_document(document)
             if policy.model_card is not None:
-                policy_card = policy.model_card.path
+                policy_card = confine(
+                    root, policy.model_card.path, location=policy.location("model_card", "path")
+                )
     except InputError as error:
         problems.append(error)
     try:
@@ -82,7 +85,8 @@ def collect_problems(
 def _model_cards(root: Path, default: str) -> list[str]:
     """The card of every model `govern` checks: each dvc.yaml artifact with a metrics file
     (its `meta.card`, else the policy's card), or the policy's card alone."""
-    artifacts = Repo(root).artifacts(None) if (root / "dvc.yaml").is_file() else []
+    ws = Workspace(Git(root))
+    artifacts = ws.declared_models(None) if (root / "dvc.yaml").is_file() else ()
     cards: list[str] = []
     for artifact in artifacts:
         card = artifact.card or default

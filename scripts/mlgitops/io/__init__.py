@@ -1,0 +1,1 @@
+"""Everything that touches files and tools (git, DVC, YAML), turned into core types."""
