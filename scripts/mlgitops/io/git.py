@@ -278,15 +278,29 @@ class Git:
         specs = [f"{obj}:{ref}" for obj, ref in refs]
         result = self._try("push", "--porcelain", "--atomic", remote, *specs)
         if result.returncode != 0:
-            said = result.stdout + result.stderr
-            # --porcelain marks each refused ref with "!"; "[rejected]" means the remote
-            # already had something else there (exists, not a fast-forward, fetch first).
-            if "[rejected]" in said:
+            if self._written_by_someone_else(remote, refs):
                 return False
-            detail = said.strip()
+            detail = (result.stdout + result.stderr).strip()
             names = ", ".join(ref.removeprefix("refs/tags/") for _, ref in refs)
             raise ToolError(f"git push of {names} failed: {detail}")
         for obj, ref in refs:
             if ref.startswith("refs/tags/"):
                 self._try("update-ref", ref, obj, "")
         return True
+
+    def _written_by_someone_else(self, remote: str, refs: Sequence[tuple[str, str]]) -> bool:
+        """After a refused push: does the remote now hold one of our tags, or another
+        value of one of our other refs? (Refused by the client as "[rejected]", or by the
+        server when another push landed between the ref advertisement and ours.)"""
+        names = [ref for _, ref in refs]
+        listed = self._try("ls-remote", remote, *names)
+        if listed.returncode != 0:
+            return False
+        held = {}
+        for line in listed.stdout.splitlines():
+            sha, _, ref = line.partition("\t")
+            held[ref] = sha
+        for obj, ref in refs:
+            if ref in held and (ref.startswith("refs/tags/") or held[ref] != obj):
+                return True
+        return False

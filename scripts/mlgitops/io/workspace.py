@@ -19,7 +19,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgitops.core.artifacts import DeclaredModel
 from mlgitops.core.chart import PlotData
@@ -29,7 +29,9 @@ from mlgitops.core.versioning import ModelHistory, TagRef, VersionEntry, build_h
 from mlgitops.errors import InputError, Location
 from mlgitops.io import dvc
 from mlgitops.io.git import Git
-from mlgitops.policy import YamlDocument, parse_yaml
+
+if TYPE_CHECKING:
+    from mlgitops.policy import YamlDocument
 
 MAX_DVC_FILE_BYTES = 1024 * 1024
 
@@ -112,6 +114,8 @@ class Workspace:
         where = path if rev is None else f"{path}@{rev[:12]}"
         if len(text.encode()) > MAX_DVC_FILE_BYTES:
             raise InputError(f"over {MAX_DVC_FILE_BYTES} bytes", location=Location(where))
+        from mlgitops.policy import parse_yaml  # the strict loader (YAML 1.2, as DVC reads)
+
         return parse_yaml(text, file=where, written_by_dvc=True)
 
     # ----------------------------------------------------------------- declared models

@@ -185,19 +185,23 @@ def inspect_remote(ws: Workspace, commit: str, remote: str, scratch: Path) -> Re
         )
     _write_scratch_config(ws, work, cache, remote)
     code, said = dvc.fetch(work, remote)
+    # What `dvc fetch` did not bring (it gives up on a directory with a missing file)
+    # is asked of the remote object by object, so "missing" means not on the remote.
+    direct = scratch / "direct"
+    pinned = pinned_objects(ws, commit)
+    fetched = _objects_in(cache)
+    _download(work, remote, [n for n in pinned if n not in fetched], direct)
     objects, unreadable = _expand_directories(
-        pinned_objects(ws, commit), (cache, ws.dvc_config.cache_dir(ws.root))
+        pinned, (cache, direct, ws.dvc_config.cache_dir(ws.root))
     )
-    files = cache / "files" / "md5"
-    fetched = {
-        obj.relative_to(files).as_posix(): obj
-        for obj in (files.glob("*/*") if files.exists() else ())
-    }
+    got = {**_objects_in(direct), **fetched}
+    _download(work, remote, [n for n in objects if n not in got], direct)
+    got = {**_objects_in(direct), **fetched}
     present: dict[str, Path] = {}
     missing: dict[str, str] = {}
     corrupted: dict[str, str] = {}
     for name, path in objects.items():
-        obj = fetched.get(name)
+        obj = got.get(name)
         if obj is None:
             missing[name] = path
         elif _hashes_to_name(obj, name):
@@ -210,6 +214,33 @@ def inspect_remote(ws: Workspace, commit: str, remote: str, scratch: Path) -> Re
     if code != 0 and not (missing or corrupted):
         raise ToolError(f"'dvc fetch -r {remote}' failed: {said}")
     return RemoteState(present, missing, corrupted)
+
+
+def _objects_in(cache: Path) -> dict[str, Path]:
+    files = cache / "files" / "md5"
+    if not files.exists():
+        return {}
+    return {obj.relative_to(files).as_posix(): obj for obj in files.glob("*/*")}
+
+
+def _download(work: Path, remote: str, names: list[str], into: Path) -> None:
+    """Copy each named object that exists on `remote` into `into` (a cache layout)."""
+    if not names:
+        return
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo as DvcRepo
+
+    try:
+        with DvcRepo(str(work)) as repo:
+            odb = repo.cloud.get_remote_odb(remote, "promote")
+            for name in names:
+                source = odb.oid_to_path(name.replace("/", ""))
+                if odb.fs.exists(source):
+                    target = into / "files" / "md5" / name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    odb.fs.get_file(source, str(target))
+    except DvcException as error:
+        raise ToolError(f"could not read DVC remote '{remote}': {error}") from error
 
 
 def _problem(state: RemoteState) -> str:
