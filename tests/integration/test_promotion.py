@@ -18,7 +18,7 @@ from test_promotion_support import (
     use_hub,
 )
 
-from mlgitops.localhub.server import LocalHub
+from localhub.server import LocalHub
 
 Capsys = pytest.CaptureFixture[str]
 MP = pytest.MonkeyPatch

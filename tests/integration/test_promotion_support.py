@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from localhub.server import LocalHub
 from mlgitops import cli
-from mlgitops.localhub.server import LocalHub
 
 # git, dvc and gto of this interpreter's environment, whether or not it is activated.
 _BIN = str(Path(sys.executable).parent)

@@ -21,8 +21,8 @@ from markdown_it import MarkdownIt
 
 from mlgitops.cli import main
 from mlgitops.errors import InputError, ToolError
-from mlgitops.proc import dvc, git
 from mlgitops.io.workspace import Workspace
+from mlgitops.proc import dvc, git
 from mlgitops.services.report import ReportRequest, build_report
 
 POLICY = {"version": 1, "metrics": {"accuracy": {"higher_is_better": True}}}

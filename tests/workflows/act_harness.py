@@ -4,7 +4,7 @@ What runs for real: the generated repository's own workflow files (thin callers)
 reusable workflows and composite actions of this checkout (act resolves
 `ml-gitops/ml-gitops-template/...@<ref>` to a copy of it with `--local-repository`), git,
 DVC, the pipeline and `mlgitops` installed by the `setup` action from the hashed lock file,
-and the GitHub API calls, answered by `python -m mlgitops.localhub` in its own process.
+and the GitHub API calls, answered by `python -m localhub` in its own process.
 
 What act changes, and why (nothing else is skipped):
 - `runs-on: ubuntu-latest` runs on this machine (`-P ubuntu-latest=-self-hosted`): there
@@ -66,11 +66,11 @@ def copy_checkout(destination: Path) -> Path:
 
 
 class HubProcess:
-    """`python -m mlgitops.localhub` in its own process, seeded and read over HTTP."""
+    """`python -m localhub` in its own process, seeded and read over HTTP."""
 
     def __init__(self, state_file: Path) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlgitops.localhub", "--port", "0", "--state", str(state_file)],
+            [sys.executable, "-m", "localhub", "--port", "0", "--state", str(state_file)],
             stdout=subprocess.PIPE,
             text=True,
         )
