@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +26,21 @@ os.environ.setdefault("GIT_COMMITTER_EMAIL", "author@example.com")
 _interpreter_bin = os.path.dirname(sys.executable)
 if not os.environ.get("PATH", "").startswith(_interpreter_bin + os.pathsep):
     os.environ["PATH"] = _interpreter_bin + os.pathsep + os.environ.get("PATH", "")
+# cookiecutter and cruft keep a replay file per template in the home folder; two test
+# processes (pytest-xdist workers) baking at once would write the same file. Each
+# process gets its own, and the developer's ~/.cookiecutterrc is not read.
+_cookiecutter_home = tempfile.mkdtemp(prefix="mlgitops-tests-cookiecutter-")
+atexit.register(shutil.rmtree, _cookiecutter_home, ignore_errors=True)
+_cookiecutter_config = os.path.join(_cookiecutter_home, "config.yaml")
+with open(_cookiecutter_config, "w", encoding="utf-8") as _config:
+    json.dump(  # JSON is YAML: cookiecutter reads this file with a YAML parser
+        {
+            "replay_dir": os.path.join(_cookiecutter_home, "replay"),
+            "cookiecutters_dir": os.path.join(_cookiecutter_home, "templates"),
+        },
+        _config,
+    )
+os.environ["COOKIECUTTER_CONFIG"] = _cookiecutter_config
 # A run inside GitHub Actions must not make the tests write annotations or outputs.
 for name in ("GITHUB_ACTIONS", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_EVENT_PATH"):
     os.environ.pop(name, None)

@@ -25,7 +25,7 @@ import pandas as pd
 from _common import ENV
 
 from mlgitops.core.drift import DriftPolicy, compute_drift
-from mlgitops.core.drift_report import render_markdown
+from mlgitops.core.markdown.drift import render_markdown
 
 
 def frame(rows: int, columns: int, seed: int, shift: float) -> pd.DataFrame:

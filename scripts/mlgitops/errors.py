@@ -3,17 +3,29 @@
 Exit codes are part of the public interface:
     0  every check passed / the work was done
     1  a gate failed: a policy rule, a regression, unverified data
-    2  the command could not reach a verdict: bad input or usage, or a tool
-       (git, dvc, the GitHub API) failed in a way the user has to fix
+    2  the command could not reach a verdict: bad input or usage, a tool
+       (git, dvc, the GitHub API) failed in a way the user has to fix, or anything
+       unexpected happened (a crash is never reported as a failed gate)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
+
+
+class Outcome(Enum):
+    """What a command handler returns; `cli.main` alone turns it into an exit code.
+
+    A handler that cannot reach a verdict raises an `MlgitopsError` instead.
+    """
+
+    DONE = "done"  # every check passed, or the work was done
+    GATE_FAILED = "gate failed"  # the verdict is no: a rule failed, drift was found
 
 
 @dataclass(frozen=True)

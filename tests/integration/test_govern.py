@@ -19,6 +19,8 @@ import pytest
 from mlgitops.cli import main
 from mlgitops.proc import dvc, git
 
+pytestmark = pytest.mark.slow  # runs dvc repro and dvc status on a real DVC repository
+
 POLICY = """\
 version: 1
 metrics:

@@ -20,6 +20,8 @@ from test_promotion_support import (
 
 from localhub.server import LocalHub
 
+pytestmark = pytest.mark.slow  # dvc add / dvc push to a local remote, then verifies it
+
 Capsys = pytest.CaptureFixture[str]
 MP = pytest.MonkeyPatch
 

@@ -12,7 +12,7 @@ from helpers.baking import bake_and_init
 from test_promotion_support import REPOSITORY, merged_pull, mlgitops, sh, use_hub
 
 from localhub.server import LocalHub
-from mlgitops.core.release_notes import md_text
+from mlgitops.core.markdown.escape import cell
 
 
 @pytest.mark.slow
@@ -42,7 +42,7 @@ def test_baked_repository_promotion(
     body = release["body"]
     metrics = json.loads((repo / "reports" / "metrics.json").read_text())
     for name in metrics:
-        assert f"| {md_text(name)} |" in body
+        assert f"| {cell(name)} |" in body
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     model_md5 = next(
         out["md5"]

@@ -25,6 +25,8 @@ from mlgitops.io.workspace import Workspace
 from mlgitops.proc import dvc, git
 from mlgitops.services.report import ReportRequest, build_report
 
+pytestmark = pytest.mark.slow  # runs dvc repro and reads DVC metrics at several revisions
+
 POLICY = {"version": 1, "metrics": {"accuracy": {"higher_is_better": True}}}
 
 
@@ -84,7 +86,7 @@ def new_repo(tmp_path: Path) -> Callable[..., Path]:
 
 
 def report_of(repo: Path, **request: Any) -> dict[str, Any]:
-    from mlgitops.core.render import report_to_dict
+    from mlgitops.core.markdown.report import report_to_dict
 
     return report_to_dict(build_report(Workspace.open(repo), ReportRequest(**request)))
 
@@ -164,7 +166,7 @@ def test_no_metrics_at_base_falls_back_to_last_promoted_tag(
     assert metric_rows(data)["accuracy"] == (0.85, 0.9, "better")
     assert [p["label"] for p in model["history"]] == ["v1.0.0", "v1.1.0", "head"]
     markdown = build_report(Workspace.open(repo), ReportRequest(base="main"))
-    from mlgitops.core.render import render_report
+    from mlgitops.core.markdown.report import render_report
 
     text = render_report(markdown)
     assert 'x-axis ["v1.0.0", "v1.1.0", "head"]' in text and "line [0.8, 0.85, 0.9]" in text
@@ -234,7 +236,7 @@ def test_invalid_and_hostile_values_are_reported_not_compared(
         "flag": (1, True, "invalid"),
     }
     json.dumps(data, allow_nan=False)
-    from mlgitops.core.render import render_report
+    from mlgitops.core.markdown.report import render_report
 
     markdown = render_report(build_report(Workspace.open(repo), ReportRequest(base="main")))
     html = MarkdownIt("commonmark").enable("table").render(markdown)

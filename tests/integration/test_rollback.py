@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from test_promotion_support import Sandbox, mlgitops, sh
 
+pytestmark = pytest.mark.slow  # dvc add / dvc push to a local remote, then promotes
+
 Capsys = pytest.CaptureFixture[str]
 MP = pytest.MonkeyPatch
 

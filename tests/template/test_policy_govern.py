@@ -22,8 +22,11 @@ import pytest
 from helpers.baking import bake, write_small_csv
 
 from mlgitops.cli import main
-from mlgitops.core.rules import codeowners_match, fmt
-from mlgitops.policy import load_policy, load_schema, load_yaml, schema_path
+from mlgitops.core.governance.codeowners import codeowners_match
+from mlgitops.core.governance.results import fmt
+from mlgitops.io.policy_loader import load_policy
+from mlgitops.io.schema import load_schema, schema_path
+from mlgitops.io.yaml_strict import load_yaml
 from mlgitops.proc import dvc, git
 from mlgitops.services.governance import parse_codeowners
 
@@ -36,6 +39,7 @@ DATASET_TASKS = [
 
 
 @pytest.mark.parametrize(("dataset", "task"), DATASET_TASKS)
+@pytest.mark.slow
 def test_generated_policy_is_valid_for_every_dataset_and_task(
     tmp_path: Path, dataset: str, task: str
 ) -> None:
@@ -251,6 +255,7 @@ def test_invalid_policy_is_exit_2_with_annotation(
     assert captured.out == f"::error file=governance/policy.yaml,line={line}::{message}\n"
 
 
+@pytest.mark.slow
 def test_generated_policy_passes_check_jsonschema(tmp_path: Path) -> None:
     """An independent YAML 1.2 reader (check-jsonschema uses ruamel) agrees with the schema."""
     repo = bake(tmp_path, project_name="Schema Check")

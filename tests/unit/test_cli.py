@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlgitops.cli import main
-from mlgitops.errors import EXIT_BAD_INPUT
+from mlgitops.cli import exit_code, main
+from mlgitops.errors import EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_OK, Outcome
 
 
 def test_unknown_flag_is_a_usage_error_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,3 +46,10 @@ def test_version_needs_no_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith("mlgitops ")
+
+
+def test_outcomes_map_to_0_and_1_and_nothing_else() -> None:
+    assert exit_code(Outcome.DONE) == EXIT_OK
+    assert exit_code(Outcome.GATE_FAILED) == EXIT_GATE_FAILED
+    with pytest.raises(TypeError, match="returned 0, not an Outcome"):
+        exit_code(0)  # a handler returning a bare exit code is a bug, and exits 2

@@ -8,13 +8,7 @@ import pandas as pd
 import pytest
 
 from mlgitops.core.drift import DriftPolicy, compute_drift
-from mlgitops.core.drift_report import (
-    code_span,
-    drift_marker,
-    issue_title,
-    render_markdown,
-    visible_text,
-)
+from mlgitops.core.markdown.drift import drift_marker, issue_title, render_markdown
 
 HOSTILE = [
     "a|b",
@@ -32,25 +26,6 @@ HOSTILE = [
     "zero\u200bwidth",
     "",
 ]
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("plain", "`plain`"),
-        ("a|b", "`a\\|b`"),
-        ("`tick`", "`` `tick` ``"),
-        ("line\nbreak", "`line\\nbreak`"),
-        ("rtl\u202eo", "`rtl<U+202E>o`"),
-        ("", "*(empty)*"),
-    ],
-)
-def test_code_span(text: str, expected: str) -> None:
-    assert code_span(text) == expected
-
-
-def test_visible_text_leaves_ordinary_unicode_alone() -> None:
-    assert visible_text("température µ 東京") == "température µ 東京"
 
 
 def _rows(markdown: str) -> list[str]:

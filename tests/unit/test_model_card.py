@@ -11,7 +11,7 @@ import pytest
 
 from mlgitops.core.model_card import card_metrics, parse_model_card
 from mlgitops.errors import InputError
-from mlgitops.policy import load_model_card, model_card_problems
+from mlgitops.io.model_card import load_model_card, model_card_problems
 
 CARD = """\
 ---

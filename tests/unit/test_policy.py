@@ -8,14 +8,8 @@ from pathlib import Path
 import pytest
 
 from mlgitops.errors import InputError
-from mlgitops.policy import (
-    MAX_POLICY_BYTES,
-    load_params,
-    load_policy,
-    load_yaml,
-    parse_yaml,
-    policy_problems,
-)
+from mlgitops.io.policy_loader import MAX_POLICY_BYTES, load_policy, policy_problems
+from mlgitops.io.yaml_strict import load_params, load_yaml, parse_yaml
 
 GOOD = """\
 version: 1
@@ -346,7 +340,7 @@ def test_params_must_be_a_mapping(tmp_path: Path) -> None:
 def test_shipped_schemas_are_valid_draft_2020_12(name: str) -> None:
     from jsonschema import Draft202012Validator
 
-    from mlgitops.policy import load_schema, schema_path
+    from mlgitops.io.schema import load_schema, schema_path
 
     Draft202012Validator.check_schema(load_schema(name))
     assert schema_path(name).is_file()

@@ -15,18 +15,17 @@ import pytest
 from markdown_it import MarkdownIt
 
 from mlgitops.core.diff import diff_metrics, diff_params
-from mlgitops.core.render import (
+from mlgitops.core.markdown.escape import visible
+from mlgitops.core.markdown.report import (
     HistoryPoint,
     ModelReport,
     Report,
     Revision,
-    code,
     format_number,
     mermaid_chart,
     render_report,
     report_to_dict,
     verdict,
-    visible,
 )
 
 BASE = Revision("main", "1" * 40, "merge-base")
@@ -96,20 +95,6 @@ def test_hostile_names_and_values_stay_data(name: str) -> None:
     assert visible(name).replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")[
         :20
     ] in html.replace("&amp;", "&")
-
-
-def test_code_spans_cope_with_backticks_spaces_and_length() -> None:
-    assert code("plain") == "`plain`"
-    assert code("a`b") == "``a`b``"
-    assert code("`x`") == "`` `x` ``"
-    assert code("") == "*(empty)*"
-    assert code("x" * 200).endswith("…(+80 chars)`")
-    assert code("a|b") == "`a\\|b`"
-
-
-def test_visible_spells_out_invisible_characters() -> None:
-    assert visible("a\u202eb\nc\td\u200b") == "a\\u202eb\\nc\\td\\u200b"
-    assert visible("naïve ü 日本") == "naïve ü 日本"
 
 
 def test_table_marks_direction_and_changes() -> None:

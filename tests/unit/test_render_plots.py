@@ -7,7 +7,7 @@ import re
 from markdown_it import MarkdownIt
 
 from mlgitops.core.chart import PlotData, compare_plots, confusion_counts, matrix_labels
-from mlgitops.core.render import Report, Revision, render_report, report_to_dict
+from mlgitops.core.markdown.report import Report, Revision, render_report, report_to_dict
 
 CONFUSION = {"template": "confusion", "x": "actual", "y": "predicted", "title": "Confusion"}
 BASE = Revision("main", "1" * 40, "merge-base")

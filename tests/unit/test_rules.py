@@ -12,34 +12,36 @@ from typing import Any
 
 import pytest
 
-from mlgitops.core.model_card import CardMetric, parse_model_card
-from mlgitops.core.rules import (
+from mlgitops.core.governance.codeowners import CodeownersRule, codeowners_match
+from mlgitops.core.governance.facts import (
     ChangeFacts,
-    CodeownersRule,
     DataFacts,
     DvcFile,
     FairnessFacts,
-    Finding,
     GitFile,
     GovernanceFacts,
     MetricsFacts,
     ModelCardFacts,
     ModelFacts,
     ParamChange,
+)
+from mlgitops.core.governance.metric_rules import worsening
+from mlgitops.core.governance.results import (
+    Finding,
     RuleResult,
     Status,
-    codeowners_match,
-    evaluate,
     failure_annotations,
     fmt,
-    md_text,
-    render_markdown,
     to_json,
-    worsening,
 )
+from mlgitops.core.governance.rules import evaluate
+from mlgitops.core.markdown.governance import render_markdown
+from mlgitops.core.model_card import CardMetric, parse_model_card
+from mlgitops.core.policy import MaxRegression, MetricRule, Policy
 from mlgitops.errors import Location
 from mlgitops.github.actions import format_annotation
-from mlgitops.policy import Policy, parse_yaml, policy_from_document
+from mlgitops.io.policy_loader import policy_from_document
+from mlgitops.io.yaml_strict import parse_yaml
 
 
 def policy(text: str) -> Policy:
@@ -478,25 +480,6 @@ def test_fmt() -> None:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("raw", "safe"),
-    [
-        ("a|b", "a\\|b"),
-        ("line\nbreak", "line break"),
-        ("<img src=x onerror=alert(1)>", "&lt;img src=x onerror=alert(1)>"),
-        ("< 12", "< 12"),
-        ("ping @octocat now", "ping `@octocat` now"),
-        ("see #123", "see `#123`"),
-        ("javascript://x", "`javascript://x`"),
-        ("a\u202eb\u200bc", "abc"),
-        ("`@x`", "`'@x'`"),
-        ("a <!-- hidden --> b", "a &lt;!-- hidden --> b"),
-    ],
-)
-def test_md_text_makes_untrusted_text_inert(raw: str, safe: str) -> None:
-    assert md_text(raw) == safe
-
-
 def _sample_results() -> list[RuleResult]:
     p = policy(ACC)
     return evaluate(p, GovernanceFacts(metrics=metrics({"acc": 0.8}, {"acc": 0.95})))
@@ -510,7 +493,7 @@ def test_markdown_puts_failures_first_and_counts() -> None:
     assert lines[0] == "### ❌ Governance failed: 2 of 3 checks failed"
     assert lines[2] == "Policy `governance/policy.yaml` · base `main (abc1234)`"
     assert lines[4:6] == ["| | Rule | Subject | Details |", "|---|---|---|---|"]
-    assert lines[6].startswith("| ❌ | `metric.min` | acc | acc 0.8 < min 0.9 |")
+    assert lines[6].startswith("| ❌ | `metric.min` | acc | acc 0.8 &lt; min 0.9 |")
     assert lines[7].startswith("| ❌ | `metric.regression` | acc | acc 0.95 → 0.8 (worse,")
     assert lines[8:12] == [
         "",
@@ -611,3 +594,24 @@ def test_several_models_prefix_subjects_with_the_model_name() -> None:
     }
     single = status_of(policy(ACC), GovernanceFacts(metrics=metrics({"acc": 0.95}), model="a"))
     assert ("metric.min", "acc") in single
+
+
+def test_a_policy_built_in_code_needs_no_yaml() -> None:
+    """The core takes dataclasses: the same verdict without a policy file."""
+    built = Policy(
+        version=1,
+        metrics={
+            "acc": MetricRule(
+                "acc", higher_is_better=True, min=0.9, max_regression=MaxRegression("absolute", 0.1)
+            )
+        },
+    )
+    found = results_of(built, GovernanceFacts(metrics=metrics({"acc": 0.8}, {"acc": 0.95})))
+    assert found[("metric.min", "acc")].status is Status.FAIL
+    assert found[("metric.regression", "acc")].status is Status.FAIL
+    (finding,) = found[("metric.min", "acc")].findings
+    assert finding.location == Location("governance/policy.yaml", None, "metrics.acc.min")
+    parsed = policy(ACC)
+    assert [r.status for r in evaluate(built, GovernanceFacts(metrics=metrics({"acc": 0.8})))] == [
+        r.status for r in evaluate(parsed, GovernanceFacts(metrics=metrics({"acc": 0.8})))
+    ]

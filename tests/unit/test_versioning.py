@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mlgitops.core.markdown.history import render_history_md
 from mlgitops.core.tags import Version
 from mlgitops.core.versioning import (
     Bump,
@@ -22,7 +23,6 @@ from mlgitops.core.versioning import (
     next_version,
     parse_bump,
     plan_assignment,
-    render_history_md,
 )
 
 V = Version.parse

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mlgitops.errors import InputError, Location, UsageError
+from mlgitops.errors import InputError, Location, Outcome, UsageError
 from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
 from mlgitops.services.comment import DEFAULT_KEY, check_key, upsert_sticky_comment
 
@@ -52,6 +52,10 @@ def _read_body(path: Path) -> str:
         data = path.read_bytes()
     except FileNotFoundError as error:
         raise InputError("body file not found", location=Location(str(path))) from error
+    except OSError as error:
+        raise InputError(
+            f"cannot read the body file: {error.strerror}", location=Location(str(path))
+        ) from error
     if len(data) > MAX_BODY_BYTES:
         raise InputError(
             f"body file is {len(data):,} bytes, more than {MAX_BODY_BYTES:,}",
@@ -72,7 +76,7 @@ def summary_url(settings: ActionsSettings) -> str | None:
     return None
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Post or update the sticky comment; print its URL."""
     from mlgitops.github.client import connect  # PyGithub loads only for this command
 
@@ -104,4 +108,4 @@ def run(args: argparse.Namespace) -> int:
     set_output(settings, "comment-url", result.comment.html_url)
     set_output(settings, "comment-id", str(result.comment.id))
     set_output(settings, "comment-action", result.action)
-    return 0
+    return Outcome.DONE

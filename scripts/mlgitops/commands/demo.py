@@ -6,7 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from mlgitops.errors import InputError, Location
+from mlgitops.errors import InputError, Location, Outcome
 from mlgitops.services.lifecycle import (
     Lifecycle,
     default_template_dir,
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Run the lifecycle and print what a user would see on GitHub."""
     template_dir = args.template or default_template_dir()
     if not (template_dir / "cookiecutter.json").is_file():
@@ -51,4 +51,5 @@ def run(args: argparse.Namespace) -> int:
         )
     prepare_environment()
     workdir = prepare_workdir(args.output, lambda: tempfile.mkdtemp(prefix="mlgitops-demo-"))
-    return Lifecycle(template_dir=template_dir.resolve(), workdir=workdir).run()
+    Lifecycle(template_dir=template_dir.resolve(), workdir=workdir).run()
+    return Outcome.DONE

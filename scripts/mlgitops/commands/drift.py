@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from mlgitops.errors import EXIT_GATE_FAILED, EXIT_OK, InputError, Location, UsageError
+from mlgitops.errors import InputError, Location, Outcome, UsageError
 from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
 
 # pandas and scipy are imported by `run` only: every other command starts without them.
@@ -87,10 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Compute drift, print or write the report, and open/update the issue if asked."""
     from mlgitops.core.drift import report_to_dict
-    from mlgitops.core.drift_report import render_markdown
+    from mlgitops.core.markdown.drift import render_markdown
     from mlgitops.services import drift as service
 
     settings = ActionsSettings.from_environ()
@@ -156,4 +156,4 @@ def run(args: argparse.Namespace) -> int:
             f"'git push origin {args.retrain_branch}', then open the pull request",
             file=sys.stderr,
         )
-    return EXIT_GATE_FAILED if outcome.report.drifted else EXIT_OK
+    return Outcome.GATE_FAILED if outcome.report.drifted else Outcome.DONE

@@ -13,15 +13,16 @@ import json
 import sys
 from pathlib import Path
 
-from mlgitops.core.rules import failure_annotations, render_markdown, to_json, verdict_line
-from mlgitops.errors import EXIT_GATE_FAILED, EXIT_OK, UsageError
+from mlgitops.core.governance.results import failure_annotations, to_json, verdict_line
+from mlgitops.core.markdown.governance import render_markdown
+from mlgitops.core.policy import DEFAULT_POLICY_PATH
+from mlgitops.errors import Outcome, UsageError
 from mlgitops.github.actions import (
     ActionsSettings,
     append_step_summary,
     format_annotation,
     set_output,
 )
-from mlgitops.policy import DEFAULT_POLICY_PATH
 from mlgitops.services.governance import (
     DEFAULT_METRICS_FILE,
     DEFAULT_PARAMS_FILE,
@@ -69,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Evaluate the policy; print the verdict, annotations and job summary."""
     settings = ActionsSettings.from_environ()
     root = Path(args.repo)
@@ -122,4 +123,4 @@ def run(args: argparse.Namespace) -> int:
                 file=stream,
             )
     print(f"mlgitops govern: {verdict_line(outcome.results)}", file=sys.stderr)
-    return EXIT_GATE_FAILED if outcome.failed else EXIT_OK
+    return Outcome.GATE_FAILED if outcome.failed else Outcome.DONE

@@ -11,9 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from mlgitops.core.markdown.history import render_history_md as render_md
 from mlgitops.core.versioning import artifacts_in_tags, build_history, history_to_dict
-from mlgitops.core.versioning import render_history_md as render_md
-from mlgitops.errors import MlgitopsError, UsageError
+from mlgitops.errors import MlgitopsError, Outcome, UsageError
 from mlgitops.io.workspace import Workspace
 from mlgitops.services.promotion.promoter import DEFAULT_GIT_REMOTE
 
@@ -43,7 +43,7 @@ def _declared_models(ws: Workspace) -> list[str]:
         return []
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     if args.model_name and args.model and args.model_name != args.model:
         raise UsageError(f"two models given: {args.model_name!r} and --model {args.model!r}")
     model = args.model or args.model_name
@@ -63,4 +63,4 @@ def run(args: argparse.Namespace) -> int:
         args.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    return 0
+    return Outcome.DONE

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from mlgitops.bootstrap import init_repository
+from mlgitops.errors import Outcome
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Initialise the repository at `args.path`; prints what was done."""
     result = init_repository(Path(args.path), args.remote_url, commit=not args.no_commit)
     if result.actions:
@@ -39,4 +40,4 @@ def run(args: argparse.Namespace) -> int:
         print("  nothing to do: already initialised")
     print(f"Ready: {result.path} (DVC remote: {result.remote_url})")
     print("Next: dvc repro && dvc push")
-    return 0
+    return Outcome.DONE

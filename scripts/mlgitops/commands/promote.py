@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from mlgitops.core.tags import Version
-from mlgitops.errors import InputError, UsageError
+from mlgitops.errors import InputError, Outcome, UsageError
 from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
 from mlgitops.io.workspace import Workspace
 from mlgitops.services.promotion.host import ReleaseHost
@@ -142,7 +142,7 @@ def publish(settings: ActionsSettings, results: list[PromotionResult]) -> None:
     append_step_summary(settings, "\n".join(lines))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     settings = ActionsSettings.from_environ()
     promoter = build_promoter(args, settings, api=True)
     commit = head_commit(promoter.ws)
@@ -174,4 +174,4 @@ def run(args: argparse.Namespace) -> int:
                 )
             )
     publish(settings, results)
-    return 0
+    return Outcome.DONE

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from mlgitops.core.diff import Change
-from mlgitops.core.render import all_deltas, render_report, report_to_dict, verdict
+from mlgitops.core.markdown.report import all_deltas, render_report, report_to_dict, verdict
+from mlgitops.errors import Outcome
 from mlgitops.github.actions import ActionsSettings, set_output
 from mlgitops.io.workspace import Workspace
 from mlgitops.services.report import DEFAULT_HISTORY, ReportRequest, build_report
@@ -59,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Write the report; exit 0 (the report informs, `mlgitops govern` gates)."""
     ws = Workspace.open(args.repo)
     request = ReportRequest(
@@ -86,4 +87,4 @@ def run(args: argparse.Namespace) -> int:
     set_output(settings, "worse", str(worse))
     if args.output:
         set_output(settings, "report-path", str(args.output))
-    return 0
+    return Outcome.DONE

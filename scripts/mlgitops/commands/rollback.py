@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from mlgitops.commands.promote import add_common_arguments, build_promoter, head_commit, publish
-from mlgitops.errors import UsageError
+from mlgitops.errors import Outcome, UsageError
 from mlgitops.github.actions import ActionsSettings
 
 
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Exit 0 when the stage was re-pointed (or would be, with --dry-run); 2 when there is
     nothing to roll back to or the request is wrong."""
     settings = ActionsSettings.from_environ()
@@ -38,4 +38,4 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"several models ({names}): pass --model to choose the one to roll back")
     result = promoter.rollback(models[0], args.stage, dry_run=args.dry_run)
     publish(settings, [result])
-    return 0
+    return Outcome.DONE

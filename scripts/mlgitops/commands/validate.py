@@ -9,20 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlgitops.errors import EXIT_OK, InputError
+from mlgitops.core.policy import DEFAULT_POLICY_PATH
+from mlgitops.errors import InputError, Outcome
 from mlgitops.github.actions import ActionsSettings, print_error
 from mlgitops.io.git import Git
+from mlgitops.io.model_card import load_model_card, model_card_problems
+from mlgitops.io.policy_loader import MAX_POLICY_BYTES, policy_from_document, policy_problems
 from mlgitops.io.workspace import Workspace, confine
-from mlgitops.policy import (
-    DEFAULT_POLICY_PATH,
-    MAX_POLICY_BYTES,
-    load_model_card,
-    load_params,
-    load_yaml,
-    model_card_problems,
-    policy_from_document,
-    policy_problems,
-)
+from mlgitops.io.yaml_strict import load_params, load_yaml
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -95,14 +89,14 @@ def _model_cards(root: Path, default: str) -> list[str]:
     return cards or [default]
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Validate the three files; print every problem."""
     settings = ActionsSettings.from_environ()
     problems, valid = collect_problems(Path(args.repo), args.policy, args.params, args.model_card)
     for name in valid:
         print(f"ok: {name}")
     if not problems:
-        return EXIT_OK
+        return Outcome.DONE
     if len(problems) == 1:
         raise problems[0]
     for problem in problems:

@@ -1,7 +1,7 @@
 """Parse a model card: YAML front matter (as text) and `## ` sections, with line numbers.
 
 Pure: text in, dataclasses out. The front matter's YAML is parsed by the caller with the
-strict loader of `mlgitops.policy` (`parse_yaml(..., line_offset=card.front_matter.line - 1)`).
+strict loader (`mlgitops.io.yaml_strict.parse_yaml(..., line_offset=front_matter.line - 1)`).
 Only ATX headings (`## Title`) count as sections; headings inside fenced code blocks do not.
 """
 

@@ -1,1 +1,2 @@
-"""Everything that touches files and tools (git, DVC, YAML), turned into core types."""
+"""Files and tools turned into core types: the strict YAML loader, JSON Schema checks,
+the policy and model card loaders. `mlgitops.core` never imports from here."""

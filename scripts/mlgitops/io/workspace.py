@@ -19,19 +19,17 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlgitops.core.artifacts import DeclaredModel
 from mlgitops.core.chart import PlotData
-from mlgitops.core.release_notes import DataHash, data_hashes_from_dvcfile, data_hashes_from_lock
+from mlgitops.core.markdown.release import DataHash, data_hashes_from_dvcfile, data_hashes_from_lock
 from mlgitops.core.tags import Version, check_model_name, format_tag
 from mlgitops.core.versioning import ModelHistory, TagRef, VersionEntry, build_history
 from mlgitops.errors import InputError, Location
 from mlgitops.io import dvc
 from mlgitops.io.git import Git
-
-if TYPE_CHECKING:
-    from mlgitops.policy import YamlDocument
+from mlgitops.io.yaml_strict import YamlDocument, parse_yaml
 
 MAX_DVC_FILE_BYTES = 1024 * 1024
 
@@ -114,8 +112,6 @@ class Workspace:
         where = path if rev is None else f"{path}@{rev[:12]}"
         if len(text.encode()) > MAX_DVC_FILE_BYTES:
             raise InputError(f"over {MAX_DVC_FILE_BYTES} bytes", location=Location(where))
-        from mlgitops.policy import parse_yaml  # the strict loader (YAML 1.2, as DVC reads)
-
         return parse_yaml(text, file=where, written_by_dvc=True)
 
     # ----------------------------------------------------------------- declared models

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mlgitops.core.markdown import escape
+from mlgitops.core.markdown.truncate import cut
 from mlgitops.errors import UsageError
 
 if TYPE_CHECKING:  # PyGithub loads only when a command talks to GitHub
@@ -47,28 +49,20 @@ def marker(key: str) -> str:
 def compose(body: str, key: str, *, summary_url: str | None = None) -> tuple[str, bool]:
     """The comment text: marker line + body, cut to GitHub's limit with a pointer if needed.
 
-    The marker comes first, so truncation can never remove it.
+    The marker comes first, so truncation can never remove it; the body is cut at a line
+    end with every open fence and `<details>` closed, so the notice after it is never
+    inside a code block.
     """
     head = marker(key) + "\n"
     full = head + body
     if len(full) <= COMMENT_LIMIT:
         return full, False
-    where = f"the [job summary]({summary_url})" if summary_url else "the job summary"
+    where = escape.link("job summary", summary_url) if summary_url else "job summary"
     notice = (
         f"\n\n---\n✂️ **Truncated**: this report has {len(body):,} characters, more than a "
-        f"comment can hold ({COMMENT_LIMIT:,}). The full report is in {where}.\n"
+        f"comment can hold ({COMMENT_LIMIT:,}). The full report is in the {where}.\n"
     )
-    room = COMMENT_LIMIT - len(head) - len(notice)
-    cut = body[:room]
-    newline = cut.rfind("\n")
-    if newline > room // 2:
-        cut = cut[:newline]  # end on a whole line: no half table row or code span
-    # An unclosed fence or <details> would swallow the notice.
-    if cut.count("```") % 2:
-        cut += "\n```"
-    if cut.count("<details>") > cut.count("</details>"):
-        cut += "\n</details>"
-    return head + cut + notice, True
+    return head + cut(body, COMMENT_LIMIT - len(head) - len(notice)) + notice, True
 
 
 def _ours(host: GitHubHost, number: int, key: str, *, first_only: bool) -> list[Comment]:

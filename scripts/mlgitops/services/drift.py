@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from mlgitops.core.drift import DriftPolicy, DriftReport, compute_drift
-from mlgitops.core.drift_report import (
+from mlgitops.core.markdown.drift import (
     GITHUB_BODY_LIMIT,
     drift_marker,
     issue_title,
@@ -89,17 +89,17 @@ def load_drift_policy(path: Path, *, required: bool = False) -> DriftPolicy:
     """The `drift:` section of a policy file, with defaults for what it leaves out.
 
     A missing file gives the defaults unless `required` (the user named the file).
-    The rest of the policy is validated by `mlgitops.policy.load_policy`; the keys of
+    The rest of the policy is validated by `mlgitops.io.policy_loader.load_policy`; the keys of
     `drift:` are checked here (see `DriftPolicy` for their meaning and defaults).
     """
     if not path.exists():
         if required:
             raise InputError("policy file not found", location=Location(str(path)))
         return DriftPolicy()
-    from mlgitops.policy import load_policy
+    from mlgitops.io.policy_loader import load_policy
 
     policy = load_policy(path)
-    raw = policy.document.data.get("drift")
+    raw = policy.sections.get("drift")
     if raw is None:
         return DriftPolicy()
     return drift_policy_from_mapping(raw, lambda *key: policy.location("drift", *key))

@@ -1,6 +1,6 @@
 """Gather governance facts from a generated repository (files, git, dvc) and evaluate them.
 
-The rules themselves are pure (`mlgitops.core.rules`); this module only reads:
+The rules themselves are pure (`mlgitops.core.governance`); this module only reads:
 the workspace (metrics, fairness report, model card, params, `.dvc` files, CODEOWNERS),
 git (tracked files and their sizes, files changed since the base, files at the base) and
 `dvc status`. PR labels come from the Actions event payload or from `--labels`.
@@ -14,38 +14,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgitops.core import rules
-from mlgitops.core.metrics import flatten as flatten_mapping
-from mlgitops.core.model_card import card_metrics
-from mlgitops.core.rules import (
+from mlgitops.core.governance import rules
+from mlgitops.core.governance.codeowners import CodeownersRule
+from mlgitops.core.governance.facts import (
     ChangeFacts,
-    CodeownersRule,
     DataFacts,
     DvcFile,
     FairnessFacts,
-    Finding,
     GitFile,
     GovernanceFacts,
     MetricsFacts,
     ModelCardFacts,
     ModelFacts,
     ParamChange,
-    RuleResult,
 )
+from mlgitops.core.governance.results import Finding, RuleResult
+from mlgitops.core.metrics import flatten as flatten_mapping
+from mlgitops.core.model_card import card_metrics
+from mlgitops.core.policy import DEFAULT_POLICY_PATH, Policy
 from mlgitops.errors import InputError, Location, ToolError
 from mlgitops.io import dvc
 from mlgitops.io.git import FETCH_DEPTH_HINT
+from mlgitops.io.model_card import load_model_card, model_card_problems
+from mlgitops.io.policy_loader import load_policy
 from mlgitops.io.workspace import Workspace
-from mlgitops.policy import (
-    DEFAULT_POLICY_PATH,
+from mlgitops.io.yaml_strict import (
     MAX_PARAMS_BYTES,
-    Policy,
     YamlDocument,
-    load_model_card,
     load_params,
-    load_policy,
     load_yaml,
-    model_card_problems,
     parse_yaml,
 )
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from mlgitops.core.chart import PlotChange, compare_plots
 from mlgitops.core.diff import Directions, diff_metrics, diff_params
-from mlgitops.core.render import HistoryPoint, ModelReport, Report, Revision, code
+from mlgitops.core.markdown.escape import code
+from mlgitops.core.markdown.report import HistoryPoint, ModelReport, Report, Revision
 from mlgitops.core.versioning import VersionEntry
 from mlgitops.errors import InputError
 from mlgitops.io.workspace import Workspace
@@ -75,7 +76,7 @@ def _directions(ws: Workspace, policy: Path | None) -> tuple[Directions, str | N
         if policy is not None:
             raise InputError(f"policy file {policy} not found")
         return None, None
-    from mlgitops.policy import load_policy
+    from mlgitops.io.policy_loader import load_policy
 
     try:
         loaded = load_policy(path)

@@ -30,7 +30,7 @@ def read_release_settings(root: Path) -> ReleaseSettings:
     path = root / POLICY_FILE
     if not path.exists():
         return ReleaseSettings()
-    from mlgitops.policy import load_policy
+    from mlgitops.io.policy_loader import load_policy
 
     policy = load_policy(path, file=POLICY_FILE)
     try:

@@ -1,26 +1,25 @@
 """The PR report: data model, markdown rendering and JSON form (pure).
 
 Everything that comes from the repository (metric and param names and values, model
-names, refs) is data. In markdown it is shown inside code spans, with table pipes
-escaped and control, bidi and zero-width characters spelled out, so it cannot break
-the table, open HTML or a comment, mention a user, link an issue, or hide text.
+names, refs) is data, shown only through `mlgitops.core.markdown.escape`: as code spans,
+so it cannot break the table, open HTML or a comment, mention a user, link an issue, or
+hide text; names that look alike are spelled out and named in a warning.
 """
 
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlgitops.core.chart import MAX_MATRIX_LABELS, PlotChange, matrix_labels
 from mlgitops.core.diff import Change, MetricDelta, ParamChange, count_changes
+from mlgitops.core.markdown import escape
+from mlgitops.core.markdown.escape import code, code_cell
 from mlgitops.core.metrics import MetricValue, json_safe, metric_value
 
 REPORT_FORMAT_VERSION = 1
-MAX_CELL_CHARS = 120
 MAX_CHARTS_PER_MODEL = 3
 
 MARKS = {
@@ -60,7 +59,7 @@ class ModelReport:
     deltas: tuple[MetricDelta, ...]
     metrics_file: str | None = None
     history: tuple[HistoryPoint, ...] = ()
-    note: str | None = None  # markdown; repository data in it must go through `code()`
+    note: str | None = None  # markdown; repository data in it must go through `escape`
 
 
 @dataclass(frozen=True)
@@ -75,46 +74,6 @@ class Report:
     notes: tuple[str, ...] = field(default_factory=tuple)  # markdown, like ModelReport.note
     plots: tuple[PlotChange, ...] = ()
     plots_base: Revision | None = None
-
-
-# ----------------------------------------------------------------------------- escaping
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def visible(text: str) -> str:
-    """Spell out characters that are invisible or reorder text (controls, bidi, zero-width).
-
-    `a\u202eb` becomes `a\\u202eb`: the reader sees that the character is there.
-    """
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}:
-            code = ord(char)
-            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def code(text: Any, *, limit: int = MAX_CELL_CHARS) -> str:
-    """`text` as an inline code span that is safe inside a GFM table cell.
-
-    Inside a code span nothing is markup: no HTML, no comment, no @mention, no #ref, no
-    link. Pipes still split table cells in GFM, so they are escaped (`\\|` renders `|`).
-    """
-    shown = visible(str(text))
-    if not shown:
-        return "*(empty)*"
-    if len(shown) > limit:
-        shown = shown[:limit] + f"…(+{len(shown) - limit} chars)"
-    shown = shown.replace("|", "\\|")
-    longest = max((len(run) for run in re.findall(r"`+", shown)), default=0)
-    fence = "`" * (longest + 1)
-    if shown.startswith(("`", " ")) or shown.endswith(("`", " ")):
-        shown = f" {shown} "
-    return f"{fence}{shown}{fence}"
 
 
 def format_number(value: float) -> str:
@@ -134,7 +93,7 @@ def _value_cell(value: MetricValue | None) -> str:
         if isinstance(value.raw, int):
             return str(value.raw)
         return format_number(value.number)
-    return code(_raw_text(value.raw))
+    return code_cell(_raw_text(value.raw))
 
 
 def _raw_text(raw: Any) -> str:
@@ -164,7 +123,7 @@ def _mark(delta: MetricDelta) -> str:
     mark = MARKS[delta.change]
     if delta.change is Change.INVALID:
         problems = [v.problem for v in (delta.base, delta.head) if v and v.problem]
-        mark += f" ({'; '.join(dict.fromkeys(p for p in problems if p))})"
+        mark += f" ({escape.cell('; '.join(dict.fromkeys(p for p in problems if p)))})"
     elif delta.change is Change.CHANGED:
         mark += " (no direction in policy)"
     if delta.higher_is_better is not None and delta.change not in {Change.INVALID}:
@@ -208,11 +167,7 @@ def verdict(report: Report) -> str:
 
 
 # ----------------------------------------------------------------------------- chart
-_CHART_TEXT = re.compile(r"[^A-Za-z0-9 ._@+-]")
-
-
-def _chart_text(text: str) -> str:
-    return _CHART_TEXT.sub("_", text)[:40]
+_chart_text = escape.mermaid_label
 
 
 def mermaid_chart(metric: str, points: Sequence[tuple[str, float]]) -> str:
@@ -261,8 +216,8 @@ def _revision_text(revision: Revision) -> str:
     return text
 
 
-def _model_section(model: ModelReport) -> list[str]:
-    lines = [f"### {code(model.name)}", ""]
+def _model_section(model: ModelReport, look_alike: frozenset[str]) -> list[str]:
+    lines = [f"### {code(model.name, spell_out=model.name in look_alike)}", ""]
     where = f"Base: {_revision_text(model.base)}"
     if model.metrics_file:
         where = f"Metrics file {code(model.metrics_file)} · " + where
@@ -279,7 +234,7 @@ def _model_section(model: ModelReport) -> list[str]:
     for delta in model.deltas:
         absolute, relative = _delta_cells(delta)
         cells = [
-            code(delta.name),
+            code_cell(delta.name, spell_out=delta.name in look_alike),
             _value_cell(delta.base),
             _value_cell(delta.head),
             absolute,
@@ -304,7 +259,9 @@ def _model_section(model: ModelReport) -> list[str]:
 
 
 def _param_value(value: Any) -> str:
-    return "—" if value is None else code(_raw_text(value) if not isinstance(value, str) else value)
+    if value is None:
+        return "—"
+    return code_cell(_raw_text(value) if not isinstance(value, str) else value)
 
 
 def _matrix_section(plot: PlotChange) -> list[str]:
@@ -317,7 +274,7 @@ def _matrix_section(plot: PlotChange) -> list[str]:
         + (" (change vs base)" if base is not None else "")
         + ": rows are actual, columns predicted classes.",
         "",
-        "| actual \\ predicted | " + " | ".join(code(label) for label in labels) + " |",
+        "| actual \\ predicted | " + " | ".join(code_cell(label) for label in labels) + " |",
         "|---|" + "--:|" * len(labels),
     ]
     for actual in labels:
@@ -330,7 +287,7 @@ def _matrix_section(plot: PlotChange) -> list[str]:
                 if delta:
                     cell += f" ({delta:+d})"
             cells.append(cell)
-        lines.append(f"| {code(actual)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {code_cell(actual)} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 
@@ -340,8 +297,8 @@ def _plots_section(report: Report) -> list[str]:
     base = f" vs {_revision_text(report.plots_base)}" if report.plots_base else ""
     lines = [f"### Plots{base}", "", "| Plot | Title | |", "|---|---|---|"]
     for plot in report.plots:
-        title = code(plot.title) if plot.title else ""
-        lines.append(f"| {code(plot.path)} | {title} | {plot.status} |")
+        title = code_cell(plot.title) if plot.title else ""
+        lines.append(f"| {code_cell(plot.path)} | {title} | {escape.cell(plot.status)} |")
     lines.append("")
     for plot in report.plots:
         lines += _matrix_section(plot)
@@ -365,8 +322,16 @@ def render_report(report: Report, *, title: str = "Model metrics") -> str:
     ]
     for note in report.notes:
         lines += [f"> 📝 {note}", ""]
+    found = escape.look_alikes(
+        [m.name for m in report.models]
+        + [d.name for m in report.models for d in m.deltas]
+        + [p.name for p in report.params]
+    )
+    warning = escape.look_alike_warning(found)
+    if warning:
+        lines += [warning, ""]
     for model in report.models:
-        lines += _model_section(model)
+        lines += _model_section(model, found.flagged)
     if report.params:
         base = f" vs {_revision_text(report.params_base)}" if report.params_base else ""
         lines += [
@@ -376,7 +341,8 @@ def render_report(report: Report, *, title: str = "Model metrics") -> str:
             "|---|---|---|---|",
         ]
         for change in report.params:
-            cells = [code(change.name), _param_value(change.base), _param_value(change.head)]
+            name = code_cell(change.name, spell_out=change.name in found.flagged)
+            cells = [name, _param_value(change.base), _param_value(change.head)]
             lines.append("| " + " | ".join([*cells, change.kind]) + " |")
         lines.append("")
     else:

@@ -1,23 +1,20 @@
 """Markdown for a drift report and the drift issue: pure rendering.
 
 Column names, paths and revisions are data, not markup: each one is shown as a code
-span, so `|`, HTML, `<!--`, `@mentions`, `#123` and links cannot break the table,
-ping anyone or hide content. Line breaks and invisible (bidi, zero-width) characters
-are made visible instead of being passed through.
+span by `mlgitops.core.markdown.escape`, so `|`, HTML, `<!--`, `@mentions`, `#123` and
+links cannot break the table, ping anyone or hide content. Line breaks and invisible
+(bidi, zero-width) characters are spelled out; look-alike column names are flagged.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from mlgitops.core.drift import CATEGORICAL, ColumnDrift, DriftReport
+from mlgitops.core.markdown import escape
 
 MARKER_PREFIX = "<!-- mlgitops:drift"
 _SAFE_KEY = re.compile(r"[^A-Za-z0-9._/:=+-]")
-# Bidi controls and zero-width characters: legal in names, but they can reorder or
-# hide what a reviewer reads.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def drift_marker(key: str) -> str:
@@ -28,38 +25,6 @@ def drift_marker(key: str) -> str:
     """
     safe = _SAFE_KEY.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), key)
     return f"{MARKER_PREFIX} key={safe} -->"
-
-
-def visible_text(text: str) -> str:
-    """One line of text with control and invisible characters shown as escapes."""
-    out = []
-    for char in text:
-        if char == "\n":
-            out.append("\\n")
-        elif char == "\r":
-            out.append("\\r")
-        elif char == "\t":
-            out.append("\\t")
-        elif _INVISIBLE.match(char) or unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"}:
-            out.append(f"<U+{ord(char):04X}>")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def code_span(text: str) -> str:
-    """`text` as an inline code span that is also safe inside a table cell."""
-    shown = visible_text(text)
-    if not shown:
-        return "*(empty)*"
-    longest = max((len(run) for run in re.findall(r"`+", shown)), default=0)
-    fence = "`" * (longest + 1)
-    # A space on both sides lets a name start or end with a backtick; the pipe must
-    # be escaped even inside code, because tables are split before inlines are parsed.
-    body = shown.replace("|", "\\|")
-    if longest or shown.startswith(" ") or shown.endswith(" "):
-        body = f" {body} "
-    return f"{fence}{body}{fence}"
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -79,13 +44,13 @@ def _pvalue(value: float | None) -> str:
 def _verdict(column: ColumnDrift) -> str:
     if not column.drifted:
         return "ok"
-    text = "**drift**: " + "; ".join(visible_text(reason) for reason in column.reasons)
+    text = "**drift**: " + "; ".join(escape.cell(reason) for reason in column.reasons)
     if column.new_categories:
-        text += "; new categories: " + _names(column.new_categories, limit=5)
+        text += "; new categories: " + _names(column.new_categories, limit=5, in_table=True)
     return text
 
 
-def _table(columns: tuple[ColumnDrift, ...]) -> list[str]:
+def _table(columns: tuple[ColumnDrift, ...], look_alike: frozenset[str]) -> list[str]:
     lines = [
         "| Column | Type | PSI | KS p-value | χ² p-value | Rows (ref → cur) | Verdict |",
         "|---|---|---:|---:|---:|---:|---|",
@@ -94,15 +59,17 @@ def _table(columns: tuple[ColumnDrift, ...]) -> list[str]:
         kind = "categorical" if column.kind == CATEGORICAL else "numeric"
         reasons = _verdict(column)
         lines.append(
-            f"| {code_span(column.column)} | {kind} | {_number(column.psi)} | "
+            f"| {escape.code_cell(column.column, spell_out=column.column in look_alike)}"
+            f" | {kind} | {_number(column.psi)} | "
             f"{_pvalue(column.ks_pvalue)} | {_pvalue(column.chi2_pvalue)} | "
             f"{column.reference_count} → {column.current_count} | {reasons} |"
         )
     return lines
 
 
-def _names(names: tuple[str, ...], limit: int = 20) -> str:
-    shown = ", ".join(code_span(name) for name in names[:limit])
+def _names(names: tuple[str, ...], limit: int = 20, *, in_table: bool = False) -> str:
+    show = escape.code_cell if in_table else escape.code
+    shown = ", ".join(show(name) for name in names[:limit])
     if len(names) > limit:
         shown += f" and {len(names) - limit} more"
     return shown
@@ -173,9 +140,9 @@ def _render(
     reference = report.labels.get("reference")
     current = report.labels.get("current")
     if reference:
-        lines.append(f"- Reference: {code_span(reference)} ({report.reference_rows} rows)")
+        lines.append(f"- Reference: {escape.code(reference)} ({report.reference_rows} rows)")
     if current:
-        lines.append(f"- Current: {code_span(current)} ({report.current_rows} rows)")
+        lines.append(f"- Current: {escape.code(current)} ({report.current_rows} rows)")
     lines.append(
         f"- Policy: PSI ≤ {policy.psi_max:g}, KS p-value ≥ {policy.ks_pvalue_min:g}, "
         f"χ² p-value ≥ {policy.chi2_pvalue_min:g} (a column drifts when any test fails)"
@@ -185,20 +152,26 @@ def _render(
     if report.new_columns:
         lines.append(f"- Only in the current data (not judged): {_names(report.new_columns)}")
     lines.append("")
+    found = escape.look_alikes(
+        [c.column for c in report.columns] + list(report.missing_columns + report.new_columns)
+    )
+    warning = escape.look_alike_warning(found)
+    if warning:
+        lines += [warning, ""]
     if drifted:
-        lines += [*_table(drifted), ""]
+        lines += [*_table(drifted, found.flagged), ""]
     if stable:
         if drifted:
             lines += [
                 f"<details><summary>Columns within the policy ({len(stable)})</summary>",
                 "",
-                *_table(stable),
+                *_table(stable, found.flagged),
                 "",
                 "</details>",
                 "",
             ]
         else:
-            lines += [*_table(stable), ""]
+            lines += [*_table(stable, found.flagged), ""]
     if hidden:
         lines += [_TRUNCATED.format(hidden=hidden), ""]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,21 +1,22 @@
 """Release notes and tag messages for a promoted model version (pure rendering).
 
-Metric and parameter names are data: table cells are escaped so that `|`, newlines,
-HTML, `@mentions`, `#123` references and invisible (bidi, zero-width) characters can
-neither break the table, ping anyone, link an issue, nor hide content.
+Metric and parameter names, paths, the pull request's title and author are data, shown
+only through `mlgitops.core.markdown.escape`, so that `|`, newlines, HTML, `@mentions`,
+`#123` references and invisible (bidi, zero-width) characters can neither break the
+table, ping anyone, link an issue, nor hide content.
 """
 
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlgitops.core.markdown import escape
+
 # GitHub rejects release bodies over 125,000 characters.
 MAX_RELEASE_BODY = 125_000
-_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+!|~")
 
 
 @dataclass(frozen=True)
@@ -58,33 +59,10 @@ class ReleaseFacts:
     previous_tag: str | None = None
 
 
-def md_text(value: object) -> str:
-    """Inline markdown-safe text: one line, specials escaped, no mentions or references."""
-    out = []
-    for char in str(value):
-        if char in "\r\n\t":
-            out.append(" ")
-        elif unicodedata.category(char) in ("Cf", "Cc", "Co", "Cs"):
-            out.append("\ufffd")  # bidi overrides, zero-width and control characters
-        elif char == "@":
-            out.append("&#64;")
-        elif char == "&":
-            out.append("&amp;")
-        elif char == "<":
-            out.append("&lt;")
-        elif char == ">":
-            out.append("&gt;")
-        elif char in _MARKDOWN_SPECIAL:
-            out.append("\\" + char)
-        else:
-            out.append(char)
-    return "".join(out).strip() or "\u2014"
-
-
 def format_value(value: object) -> str:
     """A metric or parameter value for a table; non-finite numbers are flagged."""
     if isinstance(value, bool):
-        return md_text(str(value).lower())
+        return str(value).lower()
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -93,7 +71,7 @@ def format_value(value: object) -> str:
         return f"{value:.6g}"
     if value is None:
         return "null"
-    return md_text(value if isinstance(value, str) else repr(value))
+    return escape.code_cell(value if isinstance(value, str) else repr(value))
 
 
 def data_hashes_from_lock(lock: Mapping[str, Any]) -> list[DataHash]:
@@ -190,29 +168,37 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 def _commit_link(facts: ReleaseFacts) -> str:
     if facts.repository:
         url = f"{facts.server_url}/{facts.repository}/commit/{facts.commit}"
-        return f"[`{facts.commit[:12]}`]({url})"
-    return f"`{facts.commit}`"
+        return escape.link(escape.code(facts.commit[:12]), url)
+    return escape.code(facts.commit)
 
 
 def render_release_notes(facts: ReleaseFacts) -> str:
     """The GitHub Release body: provenance, metrics, params, data hashes, model card."""
-    lines = [f"## {md_text(facts.model)} {md_text(facts.version)}", ""]
+    lines = [f"## {escape.heading(f'{facts.model} {facts.version}')}", ""]
     lines.append(f"- **Code:** {_commit_link(facts)}")
     if facts.pull_request:
         pr = facts.pull_request
-        by = f" by {md_text(pr.author)}" if pr.author else ""
-        lines.append(f"- **Merged pull request:** #{pr.number} {md_text(pr.title)}{by}")
+        by = f" by {escape.text(pr.author)}" if pr.author else ""
+        lines.append(f"- **Merged pull request:** #{pr.number} {escape.text(pr.title)}{by}")
     else:
         lines.append("- **Merged pull request:** none found for this commit")
     if facts.bump_source:
-        lines.append(f"- **Version bump:** {md_text(facts.bump_source)}")
+        lines.append(f"- **Version bump:** {escape.text(facts.bump_source)}")
     if facts.previous_tag:
-        lines.append(f"- **Previous version:** `{facts.previous_tag}`")
+        lines.append(f"- **Previous version:** {escape.code(facts.previous_tag)}")
     lines.append("")
+
+    found = escape.look_alikes([*facts.metrics, *facts.params])
+    warning = escape.look_alike_warning(found)
+    if warning:
+        lines += [warning, ""]
+
+    def name(key: str) -> str:
+        return escape.cell(key, spell_out=key in found.flagged)
 
     lines += ["### Metrics", ""]
     if facts.metrics:
-        rows = [[md_text(k), format_value(v)] for k, v in sorted(facts.metrics.items())]
+        rows = [[name(k), format_value(v)] for k, v in sorted(facts.metrics.items())]
         lines += _table(["Metric", "Value"], rows)
     else:
         lines.append("No metrics file was found at this commit.")
@@ -220,7 +206,7 @@ def render_release_notes(facts: ReleaseFacts) -> str:
 
     lines += ["### Parameters", ""]
     if facts.params:
-        rows = [[md_text(k), format_value(v)] for k, v in sorted(facts.params.items())]
+        rows = [[name(k), format_value(v)] for k, v in sorted(facts.params.items())]
         lines += _table(["Parameter", "Value"], rows)
     else:
         lines.append("No parameters were found at this commit.")
@@ -233,7 +219,15 @@ def render_release_notes(facts: ReleaseFacts) -> str:
             size = "" if item.size is None else str(item.size)
             if item.nfiles is not None:
                 size = f"{size} ({item.nfiles} files)"
-            rows.append([md_text(item.stage), item.kind, md_text(item.path), f"`{item.md5}`", size])
+            rows.append(
+                [
+                    escape.cell(item.stage),
+                    item.kind,
+                    escape.cell(item.path),
+                    escape.code_cell(item.md5),
+                    size,
+                ]
+            )
         lines += _table(["Stage", "Kind", "Path", "MD5", "Size (bytes)"], rows)
     else:
         lines.append("No DVC-tracked data is recorded at this commit.")
@@ -246,20 +240,21 @@ def render_release_notes(facts: ReleaseFacts) -> str:
         room = MAX_RELEASE_BODY - used - 400
         if len(body) > room:
             body = body[: max(room, 0)] + (
-                f"\n\n_(model card truncated; the full text is `{facts.card_path}` "
+                f"\n\n_(model card truncated; the full text is {escape.code(facts.card_path)} "
                 "at the tagged commit)_\n"
             )
         lines += [
-            f"<details><summary>{md_text(facts.card_path)}</summary>",
+            f"<details><summary>{escape.html(facts.card_path)}</summary>",
             "",
             body.strip("\n"),
             "",
             "</details>",
         ]
     else:
-        lines.append(f"No model card (`{facts.card_path}`) at this commit.")
+        lines.append(f"No model card ({escape.code(facts.card_path)}) at this commit.")
     lines.append("")
+    gto_show = escape.code(f"gto show {facts.model}")
     lines.append(
-        f"<sub>Registry tag `{facts.tag}` (GTO format: `gto show {facts.model}` lists it).</sub>"
+        f"<sub>Registry tag {escape.code(facts.tag)} (GTO format: {gto_show} lists it).</sub>"
     )
     return "\n".join(lines) + "\n"
