@@ -3,6 +3,11 @@
 Run on the default branch after a merge. Versions come from the merged PR's
 `release:major|minor|patch|skip` label, else from the policy's `release.default_bump`;
 `--stage STAGE [--version vX.Y.Z]` assigns a registered version to a stage instead.
+
+Exit codes: 0 done (or already done); 1 the data is not verified (corrupted local cache,
+objects missing or corrupted in the DVC remote: see --repair-remote); 2 refused or
+failed: a stage out of policy order, a commit older than (or unrelated to) the latest
+version's, a tag of that name elsewhere, bad input, or git/DVC/GitHub failing.
 """
 
 from __future__ import annotations

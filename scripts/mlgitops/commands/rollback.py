@@ -2,6 +2,9 @@
 
 Writes GTO stage tags (never moves or deletes one): an unassignment of the current
 version where `gto show` needs it, and a new assignment on the previous version.
+
+Exit codes: 0 the stage was re-pointed (or would be, with --dry-run); 2 nothing to roll
+back to (no version in the stage, or only one ever), an unknown stage, or an error.
 """
 
 from __future__ import annotations

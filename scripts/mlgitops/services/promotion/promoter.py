@@ -18,8 +18,8 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mlgitops.core.markdown import release as release_notes
 from mlgitops.core.artifacts import DeclaredModel
+from mlgitops.core.markdown import release as release_notes
 from mlgitops.core.markdown.release import ReleaseFacts
 from mlgitops.core.tags import Version, format_tag
 from mlgitops.core.versioning import (

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mlgitops.core.markdown import release as release_notes
 from mlgitops.core.artifacts import DeclaredModel
-from mlgitops.core.metrics import flatten
+from mlgitops.core.markdown import release as release_notes
 from mlgitops.core.markdown.release import PullRequestRef, ReleaseFacts
+from mlgitops.core.metrics import flatten
 from mlgitops.core.tags import Version, format_tag
 from mlgitops.errors import Location, MlgitopsError, ToolError
 from mlgitops.io.workspace import Workspace
