@@ -251,3 +251,21 @@ def test_lightweight_tag_of_the_same_name_is_named_with_both_commits(
     assert "lightweight" in out
     assert elsewhere in out and head in out
     assert "?" not in out.split("hint:")[0]
+
+
+def test_latest_version_ref_moved_elsewhere_is_named(
+    sandbox: Sandbox, capsys: Capsys, monkeypatch: MP
+) -> None:
+    """The remote's ref disagrees with the tags (moved by hand): refused, naming it."""
+    assert mlgitops(capsys, monkeypatch, sandbox.work, "promote")[0] == 0
+    sh("git", "checkout", "--quiet", "--orphan", "stray", cwd=sandbox.work)
+    sh("git", "commit", "--quiet", "-m", "stray", cwd=sandbox.work)
+    stray = sh("git", "rev-parse", "HEAD", cwd=sandbox.work)
+    ref = "refs/mlgitops/latest/demo-model"
+    sh("git", "push", "--quiet", "--force", "origin", f"{stray}:{ref}", cwd=sandbox.work)
+    sh("git", "checkout", "--quiet", "main", cwd=sandbox.work)
+    newer = sandbox.change(2)
+    code, out = mlgitops(capsys, monkeypatch, sandbox.work, "promote")
+    assert code == 2, out
+    assert f"origin's {ref} points at {stray}" in out and newer in out
+    assert sorted(sandbox.origin_tags()) == ["demo-model@v0.1.0"]

@@ -94,8 +94,8 @@ def test_govern_subprocesses(govern_repo: Path, tmp_path: Path) -> None:
     print(f"govern: {len(run.commands)}\n{run.summary()}")
     assert verified_shas(run.commands) == [], run.summary()
     assert run.count("git", "rev-parse", "--verify") == 1, run.summary()  # `main` only
-    assert run.count("dvc", "status") == 1, run.summary()
-    assert len(run.commands) <= 9, run.summary()
+    assert run.count("dvc") == 0, run.summary()  # `dvc status` runs in-process, one DVC pass
+    assert len(run.commands) <= 8, run.summary()
 
 
 @pytest.fixture(scope="module")

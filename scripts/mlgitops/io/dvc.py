@@ -10,7 +10,6 @@ one `Repo` opened for metrics, params and plots together.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,50 +27,115 @@ class RevisionData:
     """What DVC read at one revision: file → values, or the error DVC met reading it."""
 
     metrics: Mapping[str, Any] = field(default_factory=dict)
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] | None = None  # None: not asked for
     plots: Mapping[str, PlotData] | None = None  # None: not asked for
 
 
-def read_revisions(
-    root: Path, commits: Sequence[str | None], *, plots_of: Sequence[str | None] = ()
-) -> dict[str | None, RevisionData]:
-    """Metrics and params of every commit (None: the working tree), and plots of those in
-    `plots_of`, in one pass over one DVC `Repo`."""
+@dataclass(frozen=True)
+class DvcReading:
+    revisions: dict[str | None, RevisionData]
+    status: Mapping[str, Any] | None = None  # None: not asked for
+
+
+def read(
+    root: Path,
+    commits: Sequence[str | None],
+    *,
+    params: bool = True,
+    plots_of: Sequence[str | None] = (),
+    status: bool = False,
+) -> DvcReading:
+    """Metrics (and params) of every commit (None: the working tree), plots of those in
+    `plots_of`, and `dvc status`, with ONE DVC `Repo` and one walk over the revisions.
+
+    `dvc metrics show` and `dvc params show` each switch through every revision and the
+    working tree; here each revision is visited once for both, and the working tree only
+    when it is asked for. `dvc status` runs in this process too (what `dvc status --json`
+    prints), so a command pays DVC's start-up once. (DVC's per-revision readers
+    `_gather_metrics` / `_gather_params` are what its `show` functions call; DVC is
+    pinned in requirements/constraints.txt.)
+    """
     from dvc.exceptions import DvcException
     from dvc.repo import Repo as DvcRepo
+    from dvc.repo import lock_repo
+    from dvc.repo.metrics.show import _gather_metrics
+    from dvc.repo.params.show import _gather_params
 
     revs = [c for c in dict.fromkeys(commits) if c is not None]
+    result: dict[str | None, RevisionData] = {}
+    found_status: Mapping[str, Any] | None = None
     try:
         with DvcRepo(str(root)) as repo:
-            metrics = repo.metrics.show(revs=revs or None, hide_workspace=False)
-            params = repo.params.show(revs=revs or None, hide_workspace=False)
-            plot_revs = sorted({c or WORKSPACE for c in plots_of})
-            shown = repo.plots.show(revs=plot_revs) if plot_revs else {}
+            if status:
+                with lock_repo(repo):
+                    found_status = repo.status()
+            walk = (
+                repo.brancher(revs=revs, workspace=None in commits, sha_only=True)
+                if revs
+                else ([""] if commits else [])
+            )
+            for rev in walk:
+                commit = None if rev in ("", "workspace") else rev
+                result[commit] = RevisionData(
+                    _files(root, _gather(_gather_metrics, repo)),
+                    _files(root, _gather(_gather_params, repo)) if params else None,
+                    _plots(_plots_here(repo, commit)) if commit in plots_of else None,
+                )
     except DvcException as error:
-        raise ToolError(f"DVC could not read metrics, params or plots: {error}") from error
-    result: dict[str | None, RevisionData] = {}
-    for rev in [None, *revs]:
-        # The working tree is "workspace" next to revisions, "" alone.
-        names = [rev] if rev is not None else [WORKSPACE, ""]
-        metric_entry = next((metrics[n] for n in names if n in metrics), None)
-        param_entry = next((params[n] for n in names if n in params), None)
-        plot_data = _plots(shown.get(rev or WORKSPACE) or {}) if rev in plots_of else None
-        result[rev] = RevisionData(_files(root, metric_entry), _files(root, param_entry), plot_data)
-    return result
+        raise ToolError(f"DVC could not read the repository: {error}") from error
+    for commit in [*revs, *([None] if None in commits else [])]:
+        result.setdefault(commit, RevisionData(params={} if params else None, plots={}))
+    if found_status is not None and not isinstance(found_status, Mapping):
+        raise ToolError(f"'dvc status' gave {type(found_status).__name__}, not a mapping")
+    return DvcReading(result, found_status)
 
 
-def _files(root: Path, entry: Any) -> dict[str, Any]:
-    files: dict[str, Any] = {}
-    if not isinstance(entry, dict):
-        return files
-    for path, result in (entry.get("data") or {}).items():
+def _plots_here(repo: Any, commit: str | None) -> dict[str, Any]:
+    """Plot definitions and data at the revision `repo` is switched to: what
+    `repo.plots.show` gives for one revision, without switching again."""
+    from dvc.repo.plots import (
+        _collect_definitions,
+        _get_data_targets,
+        _resolve_data_sources,
+        onerror_collect,
+    )
+
+    name = commit or WORKSPACE
+    definitions = _collect_definitions(repo, targets=[], revision=name, onerror=onerror_collect)
+    if not definitions:
+        return {}
+    found = {
+        "definitions": definitions,
+        "sources": repo.plots._collect_data_sources(
+            repo, targets=list(_get_data_targets(definitions)), onerror=onerror_collect
+        ),
+    }
+    _resolve_data_sources(found, name[:7], cache=True)
+    return found
+
+
+def _gather(reader: Any, repo: Any) -> Mapping[str, Any]:
+    """One DVC reader at the revision `repo` is switched to; {} when DVC cannot read it
+    there at all (e.g. an invalid dvc.yaml in an old commit)."""
+    try:
+        found = reader(repo, on_error="return")
+    except Exception:  # DVC raises many kinds here; a revision it cannot read has no data
+        return {}
+    return found if isinstance(found, Mapping) else {}
+
+
+def _files(root: Path, files: Mapping[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for path, entry in files.items():
         name = Path(path)
         if name.is_absolute():
             name = name.relative_to(root)
-        files[name.as_posix()] = (
-            result["data"] if "data" in result else result.get("error") or Exception("?")
+        if not isinstance(entry, Mapping):
+            continue
+        found[name.as_posix()] = (
+            entry["data"] if "data" in entry else entry.get("error") or Exception("?")
         )
-    return files
+    return found
 
 
 def _plots(entry: Mapping[str, Any]) -> dict[str, PlotData]:
@@ -142,18 +206,6 @@ class DvcConfig:
 
 
 # --------------------------------------------------------------------------- commands
-
-
-def status(root: Path) -> Mapping[str, Any]:
-    """`dvc status --json`: {} when dvc.lock matches dvc.yaml, code, params and data."""
-    text = run(["dvc", "status", "--json"], root).stdout.strip()
-    try:
-        found = json.loads(text or "{}")
-    except json.JSONDecodeError as error:
-        raise ToolError(f"'dvc status --json' printed something else: {text[:200]}") from error
-    if not isinstance(found, dict):
-        raise ToolError(f"'dvc status --json' printed {type(found).__name__}, not an object")
-    return found
 
 
 def push(root: Path, remote: str) -> None:

@@ -288,18 +288,26 @@ class Git:
                 self._try("update-ref", ref, obj, "")
         return True
 
-    def _written_by_someone_else(self, remote: str, refs: Sequence[tuple[str, str]]) -> bool:
-        """After a refused push: does the remote now hold one of our tags, or another
-        value of one of our other refs? (Refused by the client as "[rejected]", or by the
-        server when another push landed between the ref advertisement and ours.)"""
-        names = [ref for _, ref in refs]
+    def remote_refs(self, remote: str, names: Sequence[str]) -> dict[str, str]:
+        """Full ref name → object id on the remote, for those of `names` it has."""
         listed = self._try("ls-remote", remote, *names)
         if listed.returncode != 0:
-            return False
+            detail = (listed.stderr or listed.stdout).strip()
+            raise ToolError(f"could not list refs of '{remote}': {detail}")
         held = {}
         for line in listed.stdout.splitlines():
             sha, _, ref = line.partition("\t")
             held[ref] = sha
+        return held
+
+    def _written_by_someone_else(self, remote: str, refs: Sequence[tuple[str, str]]) -> bool:
+        """After a refused push: does the remote now hold one of our tags, or another
+        value of one of our other refs? (Refused by the client as "[rejected]", or by the
+        server when another push landed between the ref advertisement and ours.)"""
+        try:
+            held = self.remote_refs(remote, [ref for _, ref in refs])
+        except ToolError:
+            return False
         for obj, ref in refs:
             if ref in held and (ref.startswith("refs/tags/") or held[ref] != obj):
                 return True

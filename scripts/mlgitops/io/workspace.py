@@ -16,7 +16,7 @@ refused with the key at fault).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -84,6 +84,7 @@ class Workspace:
     _fetched_from: str | None = field(default=None, repr=False)
     _config: dvc.DvcConfig | None = field(default=None, repr=False)
     _hashes: dict[str, list[DataHash]] = field(default_factory=dict, repr=False)
+    _status: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, start: Path | str = ".") -> Workspace:
@@ -150,29 +151,53 @@ class Workspace:
         return chosen
 
     # ----------------------------------------------------------------- DVC reads
-    def prefetch(self, revs: Sequence[str | None], *, plots_of: Sequence[str | None] = ()) -> None:
-        """Read metrics and params of all `revs`, and plots of `plots_of`, in ONE DVC pass."""
+    def prefetch(
+        self,
+        revs: Sequence[str | None],
+        *,
+        params: bool = True,
+        plots_of: Sequence[str | None] = (),
+        status: bool = False,
+    ) -> None:
+        """Read metrics (and params) of all `revs`, plots of `plots_of`, and (`status`)
+        `dvc status`, all in ONE DVC pass."""
         commits = [self._commit(rev) for rev in (*revs, *plots_of)]
         plot_commits = [self._commit(rev) for rev in plots_of]
-        missing = [
-            c for c in dict.fromkeys(commits)
-            if c not in self._data or (c in plot_commits and self._data[c].plots is None)
-        ]  # fmt: skip
-        if not missing:
+
+        def lacking(commit: str | None) -> bool:
+            known = self._data.get(commit)
+            return (
+                known is None
+                or (params and known.params is None)
+                or (commit in plot_commits and known.plots is None)
+            )
+
+        missing = [c for c in dict.fromkeys(commits) if lacking(c)]
+        status = status and self._status is None
+        if not missing and not status:
             return
         wanted_plots = [c for c in plot_commits if c in missing]
-        # DVC reads the working tree whatever it is asked; keep what it gives.
-        found = dvc.read_revisions(self.root, missing, plots_of=wanted_plots)
-        for commit, data in found.items():
-            if commit in missing or commit not in self._data:
-                self._data[commit] = data
+        reading = dvc.read(
+            self.root, missing, params=params, plots_of=wanted_plots, status=status
+        )
+        self._data.update(reading.revisions)
+        if reading.status is not None:
+            self._status = reading.status
+
+    def dvc_status(self) -> Mapping[str, Any]:
+        """What `dvc status --json` prints: {} when dvc.lock matches code, params, data."""
+        self.prefetch((), params=False, status=True)
+        assert self._status is not None
+        return self._status
 
     def _commit(self, rev: str | None) -> str | None:
         return None if rev is None else (self.git.commit_of(rev) or rev)
 
-    def _revision(self, rev: str | None) -> dvc.RevisionData:
-        self.prefetch([rev])
-        return self._data[self._commit(rev)]
+    def _revision(self, rev: str | None, *, params: bool = False) -> dvc.RevisionData:
+        commit = self._commit(rev)
+        if commit not in self._data or (params and self._data[commit].params is None):
+            self.prefetch([rev], params=params)
+        return self._data[commit]
 
     def metrics_files(self, rev: str | None) -> dict[str, Any]:
         """Every DVC metrics file at `rev`: path → values, or the error DVC met."""
@@ -203,7 +228,7 @@ class Workspace:
     def params(self, rev: str | None) -> dict[str, Any] | None:
         """DVC params at `rev` (None: working tree), all files merged; None when none."""
         merged: dict[str, Any] = {}
-        for values in self._revision(rev).params.values():
+        for values in (self._revision(rev, params=True).params or {}).values():
             if isinstance(values, dict):
                 merged.update(values)
         return merged or None

@@ -33,7 +33,6 @@ from mlgitops.core.metrics import flatten as flatten_mapping
 from mlgitops.core.model_card import card_metrics
 from mlgitops.core.policy import DEFAULT_POLICY_PATH, Policy
 from mlgitops.errors import InputError, Location, ToolError
-from mlgitops.io import dvc
 from mlgitops.io.git import FETCH_DEPTH_HINT
 from mlgitops.io.model_card import load_model_card, model_card_problems
 from mlgitops.io.policy_loader import load_policy
@@ -391,7 +390,7 @@ def gather_data(ws: Workspace, policy: Policy, *, check_status: bool) -> DataFac
     status = None
     drift: tuple[str, ...] = ()
     if policy.data.require_clean_dvc_status and check_status:
-        status = dvc.status(ws.root)
+        status = ws.dvc_status()
         drift = committed_lock_drift(ws)
     return DataFacts(
         git_files=files, dvc_files=dvc_files(ws.root, files), dvc_status=status, lock_drift=drift
@@ -478,8 +477,13 @@ def gather(
         [*([(base.sha, options.params_file)] if base else []),
          *([(head, "dvc.lock")] if head else [])]
     )  # fmt: skip
-    if base is not None:
-        ws.prefetch([base.sha])  # every model's base metrics in one DVC pass
+    # Every model's base metrics and `dvc status` in one DVC pass.
+    wants_status = (
+        policy.data is not None
+        and policy.data.require_clean_dvc_status
+        and options.check_dvc_status
+    )
+    ws.prefetch([base.sha] if base else [], params=False, status=wants_status)
     return GovernanceFacts(
         metrics=gather_metrics(ws, options, base, first.metrics_file, params),
         fairness=gather_fairness(ws, policy),

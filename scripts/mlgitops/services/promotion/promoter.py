@@ -219,8 +219,11 @@ class Promoter:
                     f"{model.name}: promoted {commit[:12]} as {tag}",
                 )  # fmt: skip
             # Someone else pushed first: re-read the tags and decide again.
+            before = latest_version(history)
             history = self._reread(model.name)
             owner = history.find(target)
+            if owner is None and latest_version(history) == before:
+                self._stale_latest_ref(model.name, commit)
             self.log(
                 f"{tag} or the latest version of {model.name} was written concurrently"
                 f"{f' (at {owner.commit[:12]})' if owner else ''}; re-reading (attempt {attempt})"
@@ -231,6 +234,21 @@ class Promoter:
             f"gave up after {MAX_PUSH_ATTEMPTS} attempts: other promotions keep taking the next "
             f"version of {model.name}",
             hint="re-run 'mlgitops promote'",
+        )
+
+    def _stale_latest_ref(self, model: str, commit: str) -> None:
+        """The push was refused although no tag changed: the latest-version ref points at
+        a commit that `commit` does not descend from (a version deregistered since?)."""
+        ref = latest_ref(model)
+        held = self.ws.git.remote_refs(self.git_remote, [ref]).get(ref)
+        if held is None or held == commit:
+            return
+        raise InputError(
+            f"refusing to release {model} on {commit}: {self.git_remote}'s {ref} points at "
+            f"{held}, and {commit[:12]} does not descend from it",
+            hint="promote a descendant of that commit; if its version was withdrawn on "
+            f"purpose, move the ref deliberately (git push --force {self.git_remote} "
+            f"<commit>:{ref})",
         )
 
     def _already(
