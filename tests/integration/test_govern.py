@@ -379,7 +379,8 @@ def test_license_not_allowed_points_at_dvc_file_line(
     assert lines == [
         f"::error file=data/raw/data.csv.dvc,line={line},title=governance data.license::"
         "data/raw/data.csv.dvc: data license 'CC-BY-NC-4.0' is not allowed;"
-        " allowed: CC-BY-4.0, CC0-1.0"
+        " allowed: CC-BY-4.0, CC0-1.0;"
+        " set `meta.license` in data/raw/data.csv.dvc to the data's SPDX license id"
     ]
 
 

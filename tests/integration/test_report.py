@@ -217,14 +217,14 @@ def test_invalid_and_hostile_values_are_reported_not_compared(
     commit(
         repo,
         "base",
-        metrics={"accuracy": 0.9, "f1": 0.5, hostile: 1.0, "flag": 1},
+        metrics={"accuracy": 0.9, "f1": 0.5, hostile: 1.0, "flag": 1, "recall": 0.8},
         params={hostile: "<b>", "lr": 0.1},
         models=models,
     )
     git("checkout", "-q", "-b", "pr", cwd=repo)
     (repo / "reports").mkdir(exist_ok=True)
     (repo / "reports/metrics.json").write_text(
-        json.dumps({"accuracy": math.nan, "f1": "0.6", hostile: 2.0, "flag": True})
+        json.dumps({"accuracy": math.nan, "f1": "0.6", hostile: 2.0, "flag": True, "recall": None})
     )
     (repo / "params.yaml").write_text(yaml.safe_dump({hostile: "@here", "lr": 0.2}))
     git("commit", "-q", "-am", "hostile", cwd=repo)
@@ -234,6 +234,7 @@ def test_invalid_and_hostile_values_are_reported_not_compared(
         "f1": (0.5, "0.6", "invalid"),
         hostile: (1.0, 2.0, "changed"),
         "flag": (1, True, "invalid"),
+        "recall": (0.8, None, "invalid"),  # DVC drops the null; it is not "removed"
     }
     json.dumps(data, allow_nan=False)
     from mlgitops.core.markdown.report import render_report
@@ -241,7 +242,7 @@ def test_invalid_and_hostile_values_are_reported_not_compared(
     markdown = render_report(build_report(Workspace.open(repo), ReportRequest(base="main")))
     html = MarkdownIt("commonmark").enable("table").render(markdown)
     rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)
-    assert sum(r.count("<td") == 6 for r in rows) == 4
+    assert sum(r.count("<td") == 6 for r in rows) == 5
     assert sum(r.count("<td") == 4 for r in rows) == 2
     outside = re.sub(r"<code>.*?</code>", "", html, flags=re.S)
     assert "@admin" not in outside and "@here" not in outside and "<!--" not in html

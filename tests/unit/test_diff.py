@@ -7,7 +7,7 @@ import math
 import pytest
 
 from mlgitops.core.diff import Change, compare, count_changes, diff_metrics, diff_params
-from mlgitops.core.metrics import flatten, json_safe, metric_value
+from mlgitops.core.metrics import flatten, json_safe, metric_value, with_dropped_values
 
 ABSENT = ...
 
@@ -134,3 +134,18 @@ def test_flatten_and_json_safe() -> None:
     assert json_safe({"x": [math.nan, math.inf, 1.5, object.__name__]}) == {
         "x": ["nan", "inf", 1.5, "object"]
     }
+
+
+def test_a_metric_dvc_dropped_is_invalid_not_removed() -> None:
+    """DVC leaves null (and list) values out of `metrics show`; put back from the file as
+    written, a metric that became null is reported invalid, not "removed"."""
+    raw = {"accuracy": None, "f1": 0.9, "per_class": [0.1, 0.2], "nested": {"auc": None}}
+    read_by_dvc = {"f1": 0.9}
+    head = with_dropped_values(read_by_dvc, raw)
+    assert head == {"f1": 0.9, "accuracy": None, "per_class": [0.1, 0.2], "nested.auc": None}
+    deltas = {
+        d.name: d.change for d in diff_metrics({"accuracy": 0.8, "nested": {"auc": 0.7}}, head)
+    }
+    assert deltas["accuracy"] is Change.INVALID and deltas["nested.auc"] is Change.INVALID
+    assert Change.REMOVED not in deltas.values()
+    assert diff_metrics({"accuracy": 0.8}, read_by_dvc)[-1].change is Change.REMOVED  # before

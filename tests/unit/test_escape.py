@@ -27,6 +27,8 @@ HOSTILE = {
     "script": "<script>alert(1)</script>",
     "comment": "<!-- hidden",
     "comment closed": "x --> y",
+    "comparisons": "a <= b < 12 > c",
+    "closing tag": "</details>",
     "link": "[click](https://evil.example/x)",
     "image": "![t](https://evil.example/t.png)",
     "reference link": "[a][1]\n\n[1]: https://evil.example",
@@ -59,6 +61,7 @@ HOSTILE = {
     "ordered list": "1. item",
     "setext": "=",
     "emphasis": "*bold* _it_",
+    "intraword emphasis": "a*b*c snake_case_name __init__",
     "math": "$x^2$",
     "strike": "~~s~~",
     "entity": "&amp; &lt; &#x26;",
@@ -157,8 +160,11 @@ def test_exact_escapes() -> None:
     assert escape.code("x" * 200).endswith("…(+80 chars)`")
     assert escape.code("a|b") == "`a|b`"
     assert escape.code_cell("a|b") == "`a\\|b`"
-    assert escape.text("n_estimators: 100 -> 300") == "n\\_estimators: 100 -> 300"
+    assert escape.text("n_estimators: 100 -> 300") == "n_estimators: 100 -> 300"
+    assert escape.text("_it_ a_ _b") == "\\_it\\_ a\\_ \\_b"
     assert escape.text("> quote") == "\\> quote"
+    assert escape.text("metadata: the file: x") == "metadata: the file: x"
+    assert escape.text("a <= b < 12 <b> <!--") == "a <= b < 12 &lt;b> &lt;\\!--"
     assert escape.text("ping @octocat and #12") == "ping `@octocat` and `#12`"
     assert escape.text("- x") == "\\- x"
     assert escape.text("1. x") == "1\\. x"

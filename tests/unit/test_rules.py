@@ -392,10 +392,27 @@ def test_license_finding_points_at_the_dvc_file_line() -> None:
     result = results_of(policy(DATA), facts)[("data.license", "data/raw/data.csv.dvc")]
     assert result.findings == (
         Finding(
-            "data/raw/data.csv.dvc: data license 'GPL-3.0' is not allowed; allowed: CC0-1.0, MIT",
+            "data/raw/data.csv.dvc: data license 'GPL-3.0' is not allowed; allowed: CC0-1.0, MIT;"
+            " set `meta.license` in data/raw/data.csv.dvc to the data's SPDX license id",
             Location("data/raw/data.csv.dvc", 9, "meta.license"),
         ),
     )
+
+
+def test_license_stated_in_the_dataset_file_names_it_and_the_command() -> None:
+    """Baked with dataset=csv, the license is NOASSERTION until stated in dataset.yaml."""
+    bad = DvcFile("data/raw/data.csv.dvc", "NOASSERTION", 4, stated_in="data/dataset.yaml")
+    facts = GovernanceFacts(metrics=metrics({}), data=DataFacts(SMALL, (bad,), {}))
+    result = results_of(policy(DATA), facts)[("data.license", "data/raw/data.csv.dvc")]
+    assert result.detail == (
+        "data/raw/data.csv.dvc: data license 'NOASSERTION' is not allowed; allowed: CC0-1.0,"
+        " MIT; state the data's SPDX license id as `license:` in data/dataset.yaml, then run"
+        " `mlgitops init` to copy it into data/raw/data.csv.dvc (meta.license) and commit both"
+    )
+    assert [f.location for f in result.findings] == [
+        Location("data/raw/data.csv.dvc", 4, "meta.license"),
+        Location("data/dataset.yaml", None, "license"),
+    ]
 
 
 # --------------------------------------------------------------------------- change control
@@ -493,7 +510,7 @@ def test_markdown_puts_failures_first_and_counts() -> None:
     assert lines[0] == "### ❌ Governance failed: 2 of 3 checks failed"
     assert lines[2] == "Policy `governance/policy.yaml` · base `main (abc1234)`"
     assert lines[4:6] == ["| | Rule | Subject | Details |", "|---|---|---|---|"]
-    assert lines[6].startswith("| ❌ | `metric.min` | acc | acc 0.8 &lt; min 0.9 |")
+    assert lines[6].startswith("| ❌ | `metric.min` | acc | acc 0.8 < min 0.9 |")
     assert lines[7].startswith("| ❌ | `metric.regression` | acc | acc 0.95 → 0.8 (worse,")
     assert lines[8:12] == [
         "",

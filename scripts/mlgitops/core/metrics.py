@@ -60,6 +60,20 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def with_dropped_values(read: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`read` (metrics as DVC returned them) plus the values DVC leaves out, from `raw`
+    (the same file parsed as written).
+
+    DVC drops a metric whose value is null, a list or an empty mapping; without it, a
+    metric that became null would read as removed. Put back, it is reported invalid.
+    """
+    merged = dict(read)
+    for name, value in flatten(raw).items():
+        if name not in merged and (value is None or isinstance(value, list | Mapping)):
+            merged[name] = value
+    return merged
+
+
 def json_safe(value: Any) -> Any:
     """A value JSON can carry strictly: NaN/Infinity become strings, the rest as is."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgitops.bootstrap import DATA_DVC, DATASET
 from mlgitops.core.governance import rules
 from mlgitops.core.governance.codeowners import CodeownersRule
 from mlgitops.core.governance.facts import (
@@ -302,7 +303,11 @@ def dvc_files(root: Path, files: tuple[GitFile, ...]) -> tuple[DvcFile, ...]:
         )
         license_ = _license(document)
         line = document.line_of("meta", "license") if license_ is not None else 1
-        found.append(DvcFile(file.path, license_, line))
+        # `mlgitops init` copies `license:` of data/dataset.yaml into this file's meta.
+        stated_in = None
+        if file.path == DATA_DVC.as_posix() and (root / DATASET).is_file():
+            stated_in = DATASET.as_posix()
+        found.append(DvcFile(file.path, license_, line, stated_in))
     return tuple(found)
 
 

@@ -8,6 +8,7 @@ so; when there is none either, the head values are shown alone.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,12 +19,15 @@ from mlgitops.core.chart import PlotChange, compare_plots
 from mlgitops.core.diff import Directions, diff_metrics, diff_params
 from mlgitops.core.markdown.escape import code
 from mlgitops.core.markdown.report import HistoryPoint, ModelReport, Report, Revision
+from mlgitops.core.metrics import with_dropped_values
 from mlgitops.core.versioning import VersionEntry
 from mlgitops.errors import InputError
 from mlgitops.io.workspace import Workspace
+from mlgitops.io.yaml_strict import parse_yaml, read_text
 
 DEFAULT_POLICY = Path("governance/policy.yaml")
 DEFAULT_HISTORY = 8
+MAX_METRICS_BYTES = 16 * 1024 * 1024
 DEFAULT_TARGETS = ("main", "master")
 NO_BASE = Revision("none", None, "none")
 
@@ -59,7 +63,27 @@ def _metrics_file_at(ws: Workspace, rev: str, model: _Model) -> str | None:
 
 
 def _metrics(ws: Workspace, rev: str | None, metrics_file: str | None) -> dict[str, Any] | None:
-    return ws.metrics(rev, (metrics_file,) if metrics_file else ())
+    found = ws.metrics(rev, (metrics_file,) if metrics_file else ())
+    if rev is None and metrics_file:
+        raw = _raw_metrics_file(ws.root, metrics_file)
+        if raw:
+            return with_dropped_values(found or {}, raw)
+    return found
+
+
+def _raw_metrics_file(root: Path, name: str) -> dict[str, Any] | None:
+    """The working tree's metrics file as written, for the values DVC drops (null)."""
+    path = root / name
+    if path.suffix not in {".json", ".yaml", ".yml"} or not path.is_file():
+        return None
+    if not path.resolve().is_relative_to(root.resolve()):
+        return None  # a path leading out of the repository is not read
+    try:
+        text = read_text(path, file=name, max_bytes=MAX_METRICS_BYTES)
+        data = json.loads(text) if path.suffix == ".json" else parse_yaml(text, file=name).data
+    except (InputError, ValueError):
+        return None  # DVC has already said what is wrong with it
+    return data if isinstance(data, dict) else None
 
 
 def _promoted(ws: Workspace, model: str) -> list[VersionEntry]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from mlgitops.core.governance.facts import DataFacts, DvcFile
 from mlgitops.core.governance.results import Finding, RuleResult, Status, fmt
-from mlgitops.core.policy import Policy
+from mlgitops.core.policy import DataPolicy, Policy
 from mlgitops.errors import Location
 
 # Under dataset_paths, git may keep DVC pointers and small metadata, nothing else.
@@ -22,49 +22,55 @@ def under(path: str, prefix: str) -> bool:
 
 
 def data_rules(policy: Policy, facts: DataFacts | None) -> list[RuleResult]:
+    """Data in git stays small, datasets are tracked by DVC with a license, DVC is clean."""
     config = policy.data
     if config is None:
         return []
     if facts is None:
         return [RuleResult("data.git_file_size", "git", Status.SKIP, "data facts not gathered")]
-    results = []
-    limit = config.max_git_file_kb * 1024
-    large = [f for f in facts.git_files if f.size > limit]
+    results = [_git_file_size_result(config, facts), _dvc_tracked_result(config, facts)]
+    if config.allowed_licenses is not None:
+        results.extend(_license_results(config.allowed_licenses, facts.dvc_files))
+    if config.require_clean_dvc_status:
+        results.append(_dvc_status_result(facts.dvc_status, facts.lock_drift))
+    return results
+
+
+def _git_file_size_result(config: DataPolicy, facts: DataFacts) -> RuleResult:
+    limit_kb = fmt(config.max_git_file_kb)
+    large = [f for f in facts.git_files if f.size > config.max_git_file_kb * 1024]
     if large:
         listing = ", ".join(f"{f.path} ({f.size / 1024:.0f} KiB)" for f in large)
-        results.append(
-            RuleResult(
-                "data.git_file_size",
-                "git",
-                Status.FAIL,
-                f"{len(large)} file(s) over {fmt(config.max_git_file_kb)} KiB committed to git:"
-                f" {listing}; track them with `dvc add`",
-                {"over_limit": len(large), "max_git_file_kb": config.max_git_file_kb},
-                tuple(
-                    Finding(
-                        f"{f.path} is {f.size / 1024:.0f} KiB, over the"
-                        f" {fmt(config.max_git_file_kb)} KiB limit for files in git:"
-                        " `git rm --cached` it and `dvc add` it",
-                        Location(f.path),
-                    )
-                    for f in large
-                ),
-            )
+        return RuleResult(
+            "data.git_file_size",
+            "git",
+            Status.FAIL,
+            f"{len(large)} file(s) over {limit_kb} KiB committed to git:"
+            f" {listing}; track them with `dvc add`",
+            {"over_limit": len(large), "max_git_file_kb": config.max_git_file_kb},
+            tuple(
+                Finding(
+                    f"{f.path} is {f.size / 1024:.0f} KiB, over the {limit_kb} KiB limit for"
+                    " files in git: `git rm --cached` it and `dvc add` it",
+                    Location(f.path),
+                )
+                for f in large
+            ),
         )
-    else:
-        biggest = max(facts.git_files, key=lambda f: f.size, default=None)
-        detail = f"{len(facts.git_files)} file(s) in git, all <= {fmt(config.max_git_file_kb)} KiB"
-        if biggest is not None:
-            detail += f" (largest {biggest.path}, {biggest.size / 1024:.0f} KiB)"
-        results.append(
-            RuleResult(
-                "data.git_file_size",
-                "git",
-                Status.PASS,
-                detail,
-                {"files": len(facts.git_files), "max_git_file_kb": config.max_git_file_kb},
-            )
-        )
+    biggest = max(facts.git_files, key=lambda f: f.size, default=None)
+    detail = f"{len(facts.git_files)} file(s) in git, all <= {limit_kb} KiB"
+    if biggest is not None:
+        detail += f" (largest {biggest.path}, {biggest.size / 1024:.0f} KiB)"
+    return RuleResult(
+        "data.git_file_size",
+        "git",
+        Status.PASS,
+        detail,
+        {"files": len(facts.git_files), "max_git_file_kb": config.max_git_file_kb},
+    )
+
+
+def _dvc_tracked_result(config: DataPolicy, facts: DataFacts) -> RuleResult:
     in_git = [
         f.path
         for f in facts.git_files
@@ -74,40 +80,37 @@ def data_rules(policy: Policy, facts: DataFacts | None) -> list[RuleResult]:
     ]
     paths = ", ".join(config.dataset_paths)
     if in_git:
-        results.append(
-            RuleResult(
-                "data.dvc_tracked",
-                paths,
-                Status.FAIL,
-                f"dataset file(s) committed to git instead of DVC: {', '.join(in_git)}",
-                {"in_git": len(in_git)},
-                tuple(
-                    Finding(
-                        f"{p} is a dataset file committed to git: track it with `dvc add`",
-                        Location(p),
-                    )
-                    for p in in_git
-                ),
-            )
+        return RuleResult(
+            "data.dvc_tracked",
+            paths,
+            Status.FAIL,
+            f"dataset file(s) committed to git instead of DVC: {', '.join(in_git)}",
+            {"in_git": len(in_git)},
+            tuple(
+                Finding(
+                    f"{p} is a dataset file committed to git: track it with `dvc add`", Location(p)
+                )
+                for p in in_git
+            ),
         )
-    else:
-        tracked = sum(
-            1 for f in facts.dvc_files if any(under(f.path, p) for p in config.dataset_paths)
+    tracked = sum(1 for f in facts.dvc_files if any(under(f.path, p) for p in config.dataset_paths))
+    return RuleResult(
+        "data.dvc_tracked",
+        paths,
+        Status.PASS,
+        f"no dataset files in git under {paths}; {tracked} .dvc file(s) there",
+        {"dvc_files": tracked},
+    )
+
+
+def _license_fix(dvc_file: DvcFile) -> str:
+    """What to edit, and how it reaches the .dvc file."""
+    if dvc_file.stated_in:
+        return (
+            f"state the data's SPDX license id as `license:` in {dvc_file.stated_in}, then run"
+            f" `mlgitops init` to copy it into {dvc_file.path} (meta.license) and commit both"
         )
-        results.append(
-            RuleResult(
-                "data.dvc_tracked",
-                paths,
-                Status.PASS,
-                f"no dataset files in git under {paths}; {tracked} .dvc file(s) there",
-                {"dvc_files": tracked},
-            )
-        )
-    if config.allowed_licenses is not None:
-        results.extend(_license_results(config.allowed_licenses, facts.dvc_files))
-    if config.require_clean_dvc_status:
-        results.append(_dvc_status_result(facts.dvc_status, facts.lock_drift))
-    return results
+    return f"set `meta.license` in {dvc_file.path} to the data's SPDX license id"
 
 
 def _license_results(allowed: Sequence[str], dvc_files: Sequence[DvcFile]) -> list[RuleResult]:
@@ -118,14 +121,9 @@ def _license_results(allowed: Sequence[str], dvc_files: Sequence[DvcFile]) -> li
     for dvc_file in dvc_files:
         license_ = dvc_file.license
         if license_ is None:
-            message = (
-                f"{dvc_file.path} declares no data license (meta.license); allowed: {allowed_text}"
-            )
+            problem = f"{dvc_file.path} declares no data license (meta.license)"
         elif not isinstance(license_, str) or license_ not in allowed:
-            message = (
-                f"{dvc_file.path}: data license {license_!r} is not allowed;"
-                f" allowed: {allowed_text}"
-            )
+            problem = f"{dvc_file.path}: data license {license_!r} is not allowed"
         else:
             results.append(
                 RuleResult(
@@ -137,6 +135,10 @@ def _license_results(allowed: Sequence[str], dvc_files: Sequence[DvcFile]) -> li
                 )
             )
             continue
+        message = f"{problem}; allowed: {allowed_text}; {_license_fix(dvc_file)}"
+        findings = [Finding(message, Location(dvc_file.path, dvc_file.line, "meta.license"))]
+        if dvc_file.stated_in:
+            findings.append(Finding(message, Location(dvc_file.stated_in, None, "license")))
         results.append(
             RuleResult(
                 "data.license",
@@ -144,7 +146,7 @@ def _license_results(allowed: Sequence[str], dvc_files: Sequence[DvcFile]) -> li
                 Status.FAIL,
                 message,
                 {"license": license_ if isinstance(license_, str) else None},
-                (Finding(message, Location(dvc_file.path, dvc_file.line, "meta.license")),),
+                tuple(findings),
             )
         )
     return results

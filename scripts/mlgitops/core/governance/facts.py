@@ -64,6 +64,9 @@ class DvcFile:
     path: str
     license: Any  # meta.license as written; None when absent
     line: int | None  # line of meta.license (or of the file start)
+    # Where people state this data's license when `mlgitops init` writes meta.license
+    # (data/dataset.yaml for the template's data/raw/data.csv.dvc); None: the .dvc itself.
+    stated_in: str | None = None
 
 
 @dataclass(frozen=True)

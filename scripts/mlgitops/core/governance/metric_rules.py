@@ -29,7 +29,8 @@ def metric_rules(policy: Policy, facts: MetricsFacts) -> list[RuleResult]:
             if facts.head is None:
                 message = f"cannot read {facts.file}: {facts.problem}"
             else:
-                message = f"metric '{name}' in {facts.file} is {describe_invalid(value)}"
+                written = "null" if name in facts.head and value is None else None
+                message = f"metric '{name}' in {facts.file} is {written or describe_invalid(value)}"
             results.append(
                 RuleResult(
                     "metric.present",

@@ -38,11 +38,16 @@ _HIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
 _PROSE_SPECIALS = set("\\`*_[]|~!#$")
 # Meaningful only at the start of a line (block quotes, lists, setext underlines).
 _LEADING_SPECIALS = set(">-+=")
+# `<` opens a tag, a comment or an autolink only when one of these follows it, so
+# `a <= b` and `< 12` stay as written.
+_TAG_OR_AUTOLINK = re.compile(r"[A-Za-z0-9/!?]")
 _ORDERED_LIST_START = re.compile(r"^(\d{1,9})([.)])")
 # Tokens GitHub turns into a mention, a team mention, an issue link, a link or an e-mail
 # link after rendering, even when their characters were backslash-escaped.
+# A script scheme counts only as a word of its own (`javascript:`), not in `metadata:`.
 _RISKY_TOKEN = re.compile(
-    r"\S*(?:@|#\d|://|www\.|(?:javascript|vbscript|data|file|mailto):)\S*", re.IGNORECASE
+    r"\S*(?:@|#\d|://|www\.)\S*|\S*(?<![A-Za-z])(?:javascript|vbscript|data):\S*",
+    re.IGNORECASE,
 )
 _MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9 ._@+-]")
 
@@ -76,13 +81,19 @@ def _one_line(text: str) -> str:
     return visible(" ".join(str(text).split()))
 
 
+def _inside_word(text: str, index: int) -> bool:
+    return 0 < index < len(text) - 1 and text[index - 1].isalnum() and text[index + 1].isalnum()
+
+
 def _escape_prose(text: str, *, at_start: bool) -> str:
     out = []
     for index, char in enumerate(text):
         if char == "&":
             out.append("&amp;")
-        elif char == "<":
+        elif char == "<" and _TAG_OR_AUTOLINK.match(text, index + 1):
             out.append("&lt;")
+        elif char == "_" and _inside_word(text, index):
+            out.append(char)  # `n_estimators`: GFM never emphasises inside a word
         elif char in _PROSE_SPECIALS or (at_start and index == 0 and char in _LEADING_SPECIALS):
             out.append("\\" + char)
         else:

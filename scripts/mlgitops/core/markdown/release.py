@@ -172,10 +172,8 @@ def _commit_link(facts: ReleaseFacts) -> str:
     return escape.code(facts.commit)
 
 
-def render_release_notes(facts: ReleaseFacts) -> str:
-    """The GitHub Release body: provenance, metrics, params, data hashes, model card."""
-    lines = [f"## {escape.heading(f'{facts.model} {facts.version}')}", ""]
-    lines.append(f"- **Code:** {_commit_link(facts)}")
+def _provenance(facts: ReleaseFacts) -> list[str]:
+    lines = [f"- **Code:** {_commit_link(facts)}"]
     if facts.pull_request:
         pr = facts.pull_request
         by = f" by {escape.text(pr.author)}" if pr.author else ""
@@ -186,73 +184,79 @@ def render_release_notes(facts: ReleaseFacts) -> str:
         lines.append(f"- **Version bump:** {escape.text(facts.bump_source)}")
     if facts.previous_tag:
         lines.append(f"- **Previous version:** {escape.code(facts.previous_tag)}")
-    lines.append("")
+    return [*lines, ""]
 
+
+def _values_section(
+    title: str, header: str, values: Mapping[str, Any], look_alike: frozenset[str], none: str
+) -> list[str]:
+    lines = [f"### {title}", ""]
+    if not values:
+        return [*lines, none, ""]
+    rows = [
+        [escape.cell(key, spell_out=key in look_alike), format_value(value)]
+        for key, value in sorted(values.items())
+    ]
+    return [*lines, *_table([header, "Value"], rows), ""]
+
+
+def _data_section(data: Sequence[DataHash]) -> list[str]:
+    lines = ["### Data", ""]
+    if not data:
+        return [*lines, "No DVC-tracked data is recorded at this commit.", ""]
+    rows = []
+    for item in data:
+        size = "" if item.size is None else str(item.size)
+        if item.nfiles is not None:
+            size = f"{size} ({item.nfiles} files)"
+        path = escape.cell(item.path)
+        rows.append([escape.cell(item.stage), item.kind, path, escape.code_cell(item.md5), size])
+    return [*lines, *_table(["Stage", "Kind", "Path", "MD5", "Size (bytes)"], rows), ""]
+
+
+def _card_section(facts: ReleaseFacts, room: int) -> list[str]:
+    """The model card's body, folded; cut to `room` characters with a pointer."""
+    lines = ["### Model card", ""]
+    if not facts.card:
+        return [*lines, f"No model card ({escape.code(facts.card_path)}) at this commit.", ""]
+    _, body = split_front_matter(facts.card)
+    if len(body) > room:
+        body = body[: max(room, 0)] + (
+            f"\n\n_(model card truncated; the full text is {escape.code(facts.card_path)} "
+            "at the tagged commit)_\n"
+        )
+    return [
+        *lines,
+        f"<details><summary>{escape.html(facts.card_path)}</summary>",
+        "",
+        body.strip("\n"),
+        "",
+        "</details>",
+        "",
+    ]
+
+
+def render_release_notes(facts: ReleaseFacts) -> str:
+    """The GitHub Release body: provenance, metrics, params, data hashes, model card."""
+    lines = [f"## {escape.heading(f'{facts.model} {facts.version}')}", ""]
+    lines += _provenance(facts)
     found = escape.look_alikes([*facts.metrics, *facts.params])
     warning = escape.look_alike_warning(found)
     if warning:
         lines += [warning, ""]
-
-    def name(key: str) -> str:
-        return escape.cell(key, spell_out=key in found.flagged)
-
-    lines += ["### Metrics", ""]
-    if facts.metrics:
-        rows = [[name(k), format_value(v)] for k, v in sorted(facts.metrics.items())]
-        lines += _table(["Metric", "Value"], rows)
-    else:
-        lines.append("No metrics file was found at this commit.")
-    lines.append("")
-
-    lines += ["### Parameters", ""]
-    if facts.params:
-        rows = [[name(k), format_value(v)] for k, v in sorted(facts.params.items())]
-        lines += _table(["Parameter", "Value"], rows)
-    else:
-        lines.append("No parameters were found at this commit.")
-    lines.append("")
-
-    lines += ["### Data", ""]
-    if facts.data:
-        rows = []
-        for item in facts.data:
-            size = "" if item.size is None else str(item.size)
-            if item.nfiles is not None:
-                size = f"{size} ({item.nfiles} files)"
-            rows.append(
-                [
-                    escape.cell(item.stage),
-                    item.kind,
-                    escape.cell(item.path),
-                    escape.code_cell(item.md5),
-                    size,
-                ]
-            )
-        lines += _table(["Stage", "Kind", "Path", "MD5", "Size (bytes)"], rows)
-    else:
-        lines.append("No DVC-tracked data is recorded at this commit.")
-    lines.append("")
-
-    used = len("\n".join(lines))
-    lines += ["### Model card", ""]
-    if facts.card:
-        _, body = split_front_matter(facts.card)
-        room = MAX_RELEASE_BODY - used - 400
-        if len(body) > room:
-            body = body[: max(room, 0)] + (
-                f"\n\n_(model card truncated; the full text is {escape.code(facts.card_path)} "
-                "at the tagged commit)_\n"
-            )
-        lines += [
-            f"<details><summary>{escape.html(facts.card_path)}</summary>",
-            "",
-            body.strip("\n"),
-            "",
-            "</details>",
-        ]
-    else:
-        lines.append(f"No model card ({escape.code(facts.card_path)}) at this commit.")
-    lines.append("")
+    lines += _values_section(
+        "Metrics",
+        "Metric",
+        facts.metrics,
+        found.flagged,
+        "No metrics file was found at this commit.",
+    )
+    lines += _values_section(
+        "Parameters", "Parameter", facts.params, found.flagged,
+        "No parameters were found at this commit.",
+    )  # fmt: skip
+    lines += _data_section(facts.data)
+    lines += _card_section(facts, MAX_RELEASE_BODY - len("\n".join(lines)) - 400)
     gto_show = escape.code(f"gto show {facts.model}")
     lines.append(
         f"<sub>Registry tag {escape.code(facts.tag)} (GTO format: {gto_show} lists it).</sub>"
