@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mlgitops.localhub.server import LocalHub
+from localhub.server import LocalHub
 
 # Set at import time so that every subprocess (dvc, git, cookiecutter) inherits them.
 os.environ["DVC_NO_ANALYTICS"] = "1"
@@ -55,6 +55,6 @@ def _no_github_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def localhub() -> Iterator[LocalHub]:
-    """A running GitHub-like server (real HTTP, fresh state per test); see mlgitops.localhub."""
+    """A running GitHub-like server (real HTTP, fresh state per test); see scripts/localhub."""
     with LocalHub() as hub:
         yield hub

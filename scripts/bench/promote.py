@@ -28,7 +28,7 @@ from _common import BIN, ENV
 
 from mlgitops.core.tags import parse_tag
 from mlgitops.core.versioning import Bump, build_history, next_version
-from mlgitops.services.promotion import fetch_tags, list_tag_refs
+from mlgitops.io.git import Git
 
 
 def sh(*args: str, cwd: Path, stdin: str | None = None) -> str:
@@ -118,13 +118,13 @@ def main() -> int:
             f"(built in {time.perf_counter() - start:.1f} s)"
         )
         model = "model-0"
-        refs = list_tag_refs(work)
+        refs = Git(work).tag_refs()
         names = [r.name for r in refs]
         print(f"next version of {model}: {next_version(model, names, Bump.MINOR)}")
 
         timed("git fetch of tags from origin (up to date)", args.repeat,
-              lambda: fetch_tags(work, "origin"))  # fmt: skip
-        timed("read all tags: git for-each-ref", args.repeat, lambda: list_tag_refs(work))
+              lambda: Git(work).fetch_tags("origin"))  # fmt: skip
+        timed("read all tags: git for-each-ref", args.repeat, lambda: Git(work).tag_refs())
 
         def cold(action: Callable[[], object]) -> Callable[[], object]:
             return lambda: (parse_tag.cache_clear(), action())
@@ -136,8 +136,8 @@ def main() -> int:
 
         def next_total() -> None:
             parse_tag.cache_clear()
-            fetch_tags(work, "origin")
-            next_version(model, [r.name for r in list_tag_refs(work)], Bump.MINOR)
+            Git(work).fetch_tags("origin")
+            next_version(model, [r.name for r in Git(work).tag_refs()], Bump.MINOR)
 
         timed("TOTAL next version: fetch + read + compute", args.repeat, next_total)
 

@@ -1,4 +1,4 @@
-"""Benchmark `mlgitops report` against `dvc metrics diff`, and count a comment's API calls.
+"""Benchmark `mlgitops report` and `govern` against the DVC commands a user would run.
 
 Usage: python scripts/bench/report.py [--repo PATH] [--runs 5]
 
@@ -6,9 +6,11 @@ Without --repo it bakes the default template into a temporary folder, trains it 
 `main`, tags `<model>@v1.0.0`, and commits a PR branch with a param change retrained.
 It then prints a markdown table of wall times (median of --runs) on the same revisions:
 `mlgitops report --base main` (markdown and JSON), the report built in-process (no CLI
-start-up), `dvc metrics diff --md main HEAD`, and `mlgitops --help` (start-up alone);
-then the GitHub API calls of the sticky comment against the local GitHub-like server.
-Offline.
+start-up), `dvc metrics diff --md main HEAD`, `mlgitops govern --base main` next to `dvc status`,
+and `mlgitops --version` / `--help` (start-up alone); then the ratios the project holds
+itself to (report <= 1.2 x `dvc metrics diff`, govern <= 1.5 x `dvc status`, start-up
+<= 0.1 s), and the GitHub API calls of the sticky comment against the local
+GitHub-like server. Offline.
 """
 
 from __future__ import annotations
@@ -72,9 +74,9 @@ def timed(action: Callable[[], object], runs: int) -> tuple[float, float]:
 
 
 def api_calls() -> list[tuple[str, int, str]]:
+    from localhub.server import LocalHub
     from mlgitops.github.actions import ActionsSettings
     from mlgitops.github.client import connect
-    from mlgitops.localhub.server import LocalHub
     from mlgitops.services.comment import marker, upsert_sticky_comment
 
     rows = []
@@ -116,14 +118,18 @@ def main() -> int:
         prepared = time.perf_counter() - started
         mlgitops = str(BIN / "mlgitops")
 
-        from mlgitops.repo import Repo
+        from mlgitops.io.workspace import Workspace
         from mlgitops.services.report import ReportRequest, build_report
 
         def in_process() -> object:
-            return build_report(Repo(repo), ReportRequest(base="main"))
+            return build_report(Workspace.open(repo), ReportRequest(base="main"))
 
         def in_process_no_plots() -> object:
-            return build_report(Repo(repo), ReportRequest(base="main", plots=False))
+            return build_report(Workspace.open(repo), ReportRequest(base="main", plots=False))
+
+        def govern() -> None:  # exit 1 (a rule failed) is a verdict too
+            subprocess.run([mlgitops, "govern", "--base", "main"], cwd=repo, env=ENV,
+                           capture_output=True, check=False)  # fmt: skip
 
         in_process()  # import DVC once, as the CLI pays it in every run
         rows = [
@@ -143,7 +149,11 @@ def main() -> int:
             ("`dvc params diff --md main HEAD`", timed(
                 lambda: sh("dvc", "params", "diff", "--md", "main", "HEAD", cwd=repo),
                 args.runs)),
-            ("`mlgitops --help` (CLI start-up)", timed(
+            ("`mlgitops govern --base main`", timed(govern, args.runs)),
+            ("`dvc status`", timed(lambda: sh("dvc", "status", cwd=repo), args.runs)),
+            ("`mlgitops --version` (CLI start-up)", timed(
+                lambda: sh(mlgitops, "--version", cwd=repo), args.runs)),
+            ("`mlgitops --help` (every command's parser)", timed(
                 lambda: sh(mlgitops, "--help", cwd=repo), args.runs)),
         ]  # fmt: skip
         print(
@@ -155,6 +165,17 @@ def main() -> int:
         print("|---|--:|--:|")
         for label, (median, best) in rows:
             print(f"| {label} | {median:.2f} | {best:.2f} |")
+        medians = {label: median for label, (median, _) in rows}
+        report_s = medians["`mlgitops report --base main`"]
+        diff_s = medians["`dvc metrics diff --md main HEAD`"]
+        govern_s = medians["`mlgitops govern --base main`"]
+        status_s = medians["`dvc status`"]
+        start_s = medians["`mlgitops --version` (CLI start-up)"]
+        print("\n| Ratio (medians) | measured | goal |")
+        print("|---|--:|--:|")
+        print(f"| report / `dvc metrics diff --md` | {report_s / diff_s:.2f} x | <= 1.2 x |")
+        print(f"| govern / `dvc status` | {govern_s / status_s:.2f} x | <= 1.5 x |")
+        print(f"| CLI start-up (`--version`) | {start_s:.2f} s | <= 0.1 s |")
         print("\n| Sticky comment (fresh job, Actions token) | API calls | Requests |")
         print("|---|--:|---|")
         for label, count, detail in api_calls():

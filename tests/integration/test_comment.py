@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from localhub.server import LocalHub
 from mlgitops.cli import main
 from mlgitops.core.diff import diff_metrics, diff_params
 from mlgitops.core.markdown.report import ModelReport, Report, Revision, render_report
 from mlgitops.github.actions import ActionsSettings
 from mlgitops.github.client import GITHUB_ACTIONS_LOGIN, PyGithubHost, RetryPolicy, connect
-from mlgitops.localhub.server import LocalHub
 from mlgitops.services.comment import COMMENT_LIMIT, marker, upsert_sticky_comment
 
 REPO = "acme/model"

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from localhub.server import LocalHub
 from mlgitops.cli import main
 from mlgitops.errors import EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_OK
-from mlgitops.localhub.server import LocalHub
 
 pytestmark = pytest.mark.slow  # builds a git + DVC repository with a remote (~8 s)
 

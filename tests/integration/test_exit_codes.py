@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mlgitops.localhub.server import LocalHub
+from localhub.server import LocalHub
 
 REPO = "acme/model"
 PR = 4

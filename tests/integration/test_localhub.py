@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from github import Auth, Github, GithubException
 
-from mlgitops.localhub.server import LocalHub
+from localhub.server import LocalHub
 
 REPO = "acme/model"
 SHA = "a" * 40
@@ -191,7 +191,7 @@ def test_pygithub_reads_every_shape(hub: LocalHub) -> None:
 def test_state_file_and_standalone_process(tmp_path: Path) -> None:
     state = tmp_path / "hub.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlgitops.localhub", "--port", "0", "--state", str(state)],
+        [sys.executable, "-m", "localhub", "--port", "0", "--state", str(state)],
         stdout=subprocess.PIPE,
         text=True,
     )

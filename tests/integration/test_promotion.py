@@ -18,7 +18,7 @@ from test_promotion_support import (
     use_hub,
 )
 
-from mlgitops.localhub.server import LocalHub
+from localhub.server import LocalHub
 
 pytestmark = pytest.mark.slow  # dvc add / dvc push to a local remote, then verifies it
 
@@ -285,10 +285,14 @@ def test_concurrent_promotions_from_two_clones(sandbox: Sandbox) -> None:
     sh("git", "checkout", "--quiet", "--detach", first, cwd=third_clone)
     processes = [_promote_process(p) for p in (sandbox.work, other, third_clone)]
     outputs = [p.communicate(timeout=240)[0] for p in processes]
-    assert [p.returncode for p in processes] == [0, 0, 0], outputs
+    codes = [p.returncode for p in processes]
     tags = sandbox.origin_tags()
-    assert sorted(tags) == ["demo-model@v0.1.0", "demo-model@v0.2.0"], outputs
-    assert set(tags.values()) == {first, second}
+    if tags == {"demo-model@v0.1.0": second}:
+        # The newer commit won: its ancestor never gets a (higher) version.
+        assert codes == [2, 0, 2], outputs
+    else:
+        assert codes == [0, 0, 0], outputs
+        assert tags == {"demo-model@v0.1.0": first, "demo-model@v0.2.0": second}, outputs
     # Every clone agrees with origin: nothing was moved or overwritten.
     for clone in (sandbox.work, other, third_clone):
         sh("git", "fetch", "--quiet", "origin", "refs/tags/*:refs/tags/*", cwd=clone)

@@ -11,8 +11,8 @@ import yaml
 from helpers.baking import bake_and_init
 from test_promotion_support import REPOSITORY, merged_pull, mlgitops, sh, use_hub
 
+from localhub.server import LocalHub
 from mlgitops.core.markdown.escape import cell
-from mlgitops.localhub.server import LocalHub
 
 
 @pytest.mark.slow

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from localhub.server import LocalHub
 from mlgitops import cli
-from mlgitops.localhub.server import LocalHub
 
 # git, dvc and gto of this interpreter's environment, whether or not it is activated.
 _BIN = str(Path(sys.executable).parent)
@@ -37,7 +37,9 @@ def sh(*args: str, cwd: Path) -> str:
 
 
 def dvc_yaml(models: Iterable[str]) -> str:
-    lines = ["artifacts:"]
+    models = list(models)
+    # Declared as DVC metrics: release notes read them through DVC, as `report` does.
+    lines = ["metrics:", *(f"  - reports/{name}.json" for name in models), "artifacts:"]
     for name in models:
         lines += [
             f"  {name}:",

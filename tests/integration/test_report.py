@@ -21,8 +21,8 @@ from markdown_it import MarkdownIt
 
 from mlgitops.cli import main
 from mlgitops.errors import InputError, ToolError
+from mlgitops.io.workspace import Workspace
 from mlgitops.proc import dvc, git
-from mlgitops.repo import Repo
 from mlgitops.services.report import ReportRequest, build_report
 
 pytestmark = pytest.mark.slow  # runs dvc repro and reads DVC metrics at several revisions
@@ -88,7 +88,7 @@ def new_repo(tmp_path: Path) -> Callable[..., Path]:
 def report_of(repo: Path, **request: Any) -> dict[str, Any]:
     from mlgitops.core.markdown.report import report_to_dict
 
-    return report_to_dict(build_report(Repo(repo), ReportRequest(**request)))
+    return report_to_dict(build_report(Workspace.open(repo), ReportRequest(**request)))
 
 
 def metric_rows(data: dict[str, Any], model: int = 0) -> dict[str, tuple[Any, Any, str]]:
@@ -165,7 +165,7 @@ def test_no_metrics_at_base_falls_back_to_last_promoted_tag(
     assert "compared with the last promoted version `churn@v1.1.0`" in model["note"]
     assert metric_rows(data)["accuracy"] == (0.85, 0.9, "better")
     assert [p["label"] for p in model["history"]] == ["v1.0.0", "v1.1.0", "head"]
-    markdown = build_report(Repo(repo), ReportRequest(base="main"))
+    markdown = build_report(Workspace.open(repo), ReportRequest(base="main"))
     from mlgitops.core.markdown.report import render_report
 
     text = render_report(markdown)
@@ -239,7 +239,7 @@ def test_invalid_and_hostile_values_are_reported_not_compared(
     json.dumps(data, allow_nan=False)
     from mlgitops.core.markdown.report import render_report
 
-    markdown = render_report(build_report(Repo(repo), ReportRequest(base="main")))
+    markdown = render_report(build_report(Workspace.open(repo), ReportRequest(base="main")))
     html = MarkdownIt("commonmark").enable("table").render(markdown)
     rows = re.findall(r"<tr>(.*?)</tr>", html, flags=re.S)
     assert sum(r.count("<td") == 6 for r in rows) == 5
@@ -275,7 +275,7 @@ def test_bad_base_and_bad_policy(new_repo: Callable[..., Path]) -> None:
     repo = new_repo()
     commit(repo, "t", metrics={"accuracy": 0.9}, models={"m": "reports/metrics.json"})
     with pytest.raises(InputError, match="git revision 'nope' not found"):
-        build_report(Repo(repo), ReportRequest(base="nope"))
+        build_report(Workspace.open(repo), ReportRequest(base="nope"))
     (repo / "governance/policy.yaml").write_text("version: 1\nmetrics: {accuracy: {x: 1}}\n")
     data = report_of(repo, base="main")
     assert "The policy could not be read" in data["notes"][0]
@@ -297,7 +297,7 @@ def test_shallow_clone_fetches_history_and_target(
         "clone", "-q", "--depth", "1", "--branch", "pr", "--no-tags",
         f"file://{origin}", str(clone), cwd=tmp_path,
     )  # fmt: skip
-    assert Repo(clone).is_shallow()
+    assert Workspace.open(clone).git.shallow
     data = report_of(clone, base="main")
     assert data["base"]["label"] == "origin/main"
     assert metric_rows(data)["accuracy"] == (0.9, 0.96, "better")
@@ -315,7 +315,7 @@ def test_shallow_clone_without_origin_names_fetch_depth(
     git("clone", "-q", "--depth", "1", f"file://{origin}", str(clone), cwd=tmp_path)
     shutil.rmtree(origin)
     with pytest.raises(ToolError) as caught:
-        build_report(Repo(clone), ReportRequest(base="main"))
+        build_report(Workspace.open(clone), ReportRequest(base="main"))
     assert "shallow clone" in str(caught.value) and "fetch-depth: 0" in str(caught.value)
 
 

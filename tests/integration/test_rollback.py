@@ -51,7 +51,7 @@ def test_stage_order_is_enforced(sandbox: Sandbox, capsys: Capsys, monkeypatch: 
     code, out = mlgitops(
         capsys, monkeypatch, sandbox.work, "promote", "--stage", "production", "--version", "v0.1.0"
     )
-    assert code == 1
+    assert code == 2
     assert "cannot go to 'production' before 'staging'" in out
     code, out = mlgitops(capsys, monkeypatch, sandbox.work, "promote", "--stage", "qa")
     assert code == 2 and "unknown stage 'qa'" in out
@@ -126,10 +126,11 @@ def test_rollback_needs_a_previous_version(
     sandbox: Sandbox, capsys: Capsys, monkeypatch: MP
 ) -> None:
     code, out = mlgitops(capsys, monkeypatch, sandbox.work, "rollback", "--stage", "staging")
-    assert code == 1 and "no version in 'staging'" in out
+    # Refusals of a request that cannot apply are usage errors: exit 2, as README says.
+    assert code == 2 and "no version in 'staging'" in out
     assert mlgitops(capsys, monkeypatch, sandbox.work, "promote", "--stage", "staging")[0] == 0
     code, out = mlgitops(capsys, monkeypatch, sandbox.work, "rollback", "--stage", "staging")
-    assert code == 1 and "nothing to roll back to" in out
+    assert code == 2 and "nothing to roll back to" in out
 
 
 def test_stage_of_head_version_by_default(
@@ -144,7 +145,7 @@ def test_stage_without_version_promotes_head_first(
 ) -> None:
     third = sandbox.change(3)
     code, out = mlgitops(capsys, monkeypatch, sandbox.work, "promote", "--stage", "production")
-    assert code == 1 and "cannot go to 'production' before 'staging'" in out
+    assert code == 2 and "cannot go to 'production' before 'staging'" in out
     assert "demo-model@v0.3.0" not in sandbox.origin_tags()  # checked before tagging
     code, out = mlgitops(
         capsys, monkeypatch, sandbox.work, "promote", "--stage", "staging", "--bump", "minor"

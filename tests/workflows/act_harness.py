@@ -5,7 +5,7 @@ reusable workflows and composite actions of this checkout (act resolves
 `ml-gitops/ml-gitops-template/.github/workflows/...@<ref>` to a copy of it with
 `--local-repository`), git, DVC, the pipeline and `mlgitops` installed by the `setup`
 action from the hashed lock file, and the GitHub API calls, answered by
-`python -m mlgitops.localhub` in its own process.
+`python -m localhub` in its own process.
 
 The template is a real git repository with two release tags of different code (`TemplateRepo`):
 the one a bake pins, which is this checkout, and a later one. Both are mapped, so a test
@@ -146,11 +146,11 @@ CALLER_USES_RE = re.compile(rf"uses: {re.escape(TEMPLATE_REPO)}/\.github/workflo
 
 
 class HubProcess:
-    """`python -m mlgitops.localhub` in its own process, seeded and read over HTTP."""
+    """`python -m localhub` in its own process, seeded and read over HTTP."""
 
     def __init__(self, state_file: Path) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlgitops.localhub", "--port", "0", "--state", str(state_file)],
+            [sys.executable, "-m", "localhub", "--port", "0", "--state", str(state_file)],
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 from workflow_files import ROOT
 
-from mlgitops.localhub.server import LocalHub
+from localhub.server import LocalHub
 
 SCRIPT = ROOT / "actions" / "verify-comment-artifact" / "verify.py"
 REPO = "acme/churn"

@@ -13,15 +13,9 @@ from pathlib import Path
 
 from mlgitops.core.markdown.history import render_history_md as render_md
 from mlgitops.core.versioning import artifacts_in_tags, build_history, history_to_dict
-from mlgitops.errors import InputError, MlgitopsError, Outcome, UsageError
-from mlgitops.services.promotion import (
-    DEFAULT_GIT_REMOTE,
-    fetch_tags,
-    list_tag_refs,
-    read_models,
-    repo_root,
-    resolve_commit,
-)
+from mlgitops.errors import MlgitopsError, Outcome, UsageError
+from mlgitops.io.workspace import Workspace
+from mlgitops.services.promotion.promoter import DEFAULT_GIT_REMOTE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,10 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _declared_models(root: Path) -> list[str]:
+def _declared_models(ws: Workspace) -> list[str]:
     try:
-        return [m.name for m in read_models(root, resolve_commit(root))]
-    except (InputError, MlgitopsError):
+        head = ws.git.head()
+        return [m.name for m in ws.models_to_release(head, None)] if head else []
+    except MlgitopsError:
         return []
 
 
@@ -52,14 +47,12 @@ def run(args: argparse.Namespace) -> Outcome:
     if args.model_name and args.model and args.model_name != args.model:
         raise UsageError(f"two models given: {args.model_name!r} and --model {args.model!r}")
     model = args.model or args.model_name
-    root = repo_root(args.repo)
-    if args.fetch:
-        fetch_tags(root, args.remote)
-    refs = list_tag_refs(root)
+    ws = Workspace.open(args.repo)
+    refs = ws.tags(fetch_from=args.remote if args.fetch else None)
     if model:
         models = [model]
     else:
-        models = _declared_models(root)
+        models = _declared_models(ws)
         models += [m for m in artifacts_in_tags(r.name for r in refs) if m not in models]
     histories = [build_history(model, refs) for model in models]
     if args.format == "json":

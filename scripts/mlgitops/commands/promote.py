@@ -3,6 +3,11 @@
 Run on the default branch after a merge. Versions come from the merged PR's
 `release:major|minor|patch|skip` label, else from the policy's `release.default_bump`;
 `--stage STAGE [--version vX.Y.Z]` assigns a registered version to a stage instead.
+
+Exit codes: 0 done (or already done); 1 the data is not verified (corrupted local cache,
+objects missing or corrupted in the DVC remote: see --repair-remote); 2 refused or
+failed: a stage out of policy order, a commit older than (or unrelated to) the latest
+version's, a tag of that name elsewhere, bad input, or git/DVC/GitHub failing.
 """
 
 from __future__ import annotations
@@ -12,19 +17,18 @@ import sys
 from pathlib import Path
 
 from mlgitops.core.tags import Version
-from mlgitops.errors import Outcome
+from mlgitops.errors import InputError, Outcome, UsageError
 from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
-from mlgitops.services.promotion import (
+from mlgitops.io.workspace import Workspace
+from mlgitops.services.promotion.host import ReleaseHost
+from mlgitops.services.promotion.promoter import (
     DEFAULT_GIT_REMOTE,
+    DataPolicy,
     Promoter,
     PromotionResult,
-    ReleaseHost,
-    read_models,
-    read_release_settings,
-    repo_root,
-    resolve_commit,
-    select_models,
 )
+from mlgitops.services.promotion.release import Repository
+from mlgitops.services.promotion.settings import read_release_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,6 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not 'dvc push' first (the data must already be on the remote; still verified)",
     )
+    parser.add_argument(
+        "--repair-remote",
+        action="store_true",
+        help="re-upload the objects the DVC remote is missing or holds corrupted, from the "
+        "local cache (each verified first), then verify the remote and tag",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -95,16 +105,29 @@ def connect_host(settings: ActionsSettings) -> ReleaseHost | None:
 
 
 def build_promoter(args: argparse.Namespace, settings: ActionsSettings, *, api: bool) -> Promoter:
-    root = repo_root(args.repo)
+    """The promoter over ONE workspace for this command."""
+    ws = Workspace.open(args.repo)
+    if getattr(args, "repair_remote", False) and getattr(args, "no_push", False):
+        raise UsageError("--repair-remote uploads to the remote; it cannot go with --no-push")
     return Promoter(
-        repo=root,
+        ws=ws,
+        settings=read_release_settings(ws.root),
         host=connect_host(settings) if api else None,
         git_remote=args.remote,
-        dvc_remote=getattr(args, "dvc_remote", None),
-        repository=settings.repository,
-        server_url=settings.server_url,
-        push_data=not getattr(args, "no_push", False),
+        data_policy=DataPolicy(
+            remote=getattr(args, "dvc_remote", None),
+            push=not getattr(args, "no_push", False),
+            repair=getattr(args, "repair_remote", False),
+        ),
+        repository=Repository(settings.repository, settings.server_url),
     )
+
+
+def head_commit(ws: Workspace) -> str:
+    commit = ws.git.head()
+    if commit is None:
+        raise InputError("the repository has no commit yet: nothing to promote")
+    return commit
 
 
 def publish(settings: ActionsSettings, results: list[PromotionResult]) -> None:
@@ -127,21 +150,13 @@ def publish(settings: ActionsSettings, results: list[PromotionResult]) -> None:
 def run(args: argparse.Namespace) -> Outcome:
     settings = ActionsSettings.from_environ()
     promoter = build_promoter(args, settings, api=True)
-    commit = resolve_commit(promoter.repo)
-    release = read_release_settings(promoter.repo)
-    models = select_models(read_models(promoter.repo, commit), args.model)
-    results = []
-    verified: list[bool] = []
+    commit = head_commit(promoter.ws)
+    models = promoter.ws.models_to_release(commit, args.model)
+    results: list[PromotionResult] = []
     for model in models:
         if args.stage and not args.model_version:
             results += promoter.release_into_stage(
-                model,
-                args.stage,
-                commit=commit,
-                bump=args.bump,
-                settings=release,
-                dry_run=args.dry_run,
-                verified=verified,
+                model, args.stage, commit=commit, bump=args.bump, dry_run=args.dry_run
             )
         elif args.stage:
             results.append(
@@ -150,7 +165,6 @@ def run(args: argparse.Namespace) -> Outcome:
                     args.stage,
                     version=args.model_version,
                     commit=commit,
-                    settings=release,
                     dry_run=args.dry_run,
                 )
             )
@@ -161,9 +175,7 @@ def run(args: argparse.Namespace) -> Outcome:
                     commit=commit,
                     bump=args.bump,
                     version=args.model_version,
-                    settings=release,
                     dry_run=args.dry_run,
-                    verified=verified,
                 )
             )
     publish(settings, results)

@@ -11,7 +11,7 @@ from mlgitops.core.diff import Change
 from mlgitops.core.markdown.report import all_deltas, render_report, report_to_dict, verdict
 from mlgitops.errors import Outcome
 from mlgitops.github.actions import ActionsSettings, set_output
-from mlgitops.repo import Repo
+from mlgitops.io.workspace import Workspace
 from mlgitops.services.report import DEFAULT_HISTORY, ReportRequest, build_report
 
 
@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     """Write the report; exit 0 (the report informs, `mlgitops govern` gates)."""
-    repo = Repo.find(args.repo)
+    ws = Workspace.open(args.repo)
     request = ReportRequest(
         base=args.base,
         head=args.head,
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> Outcome:
         history=max(args.history, 0),
         plots=args.plots,
     )
-    report = build_report(repo, request)
+    report = build_report(ws, request)
     if args.format == "json":
         text = json.dumps(report_to_dict(report), indent=2, allow_nan=False) + "\n"
     else:

@@ -2,21 +2,18 @@
 
 Writes GTO stage tags (never moves or deletes one): an unassignment of the current
 version where `gto show` needs it, and a new assignment on the previous version.
+
+Exit codes: 0 the stage was re-pointed (or would be, with --dry-run); 2 nothing to roll
+back to (no version in the stage, or only one ever), an unknown stage, or an error.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from mlgitops.commands.promote import add_common_arguments, build_promoter, publish
-from mlgitops.errors import Outcome
+from mlgitops.commands.promote import add_common_arguments, build_promoter, head_commit, publish
+from mlgitops.errors import Outcome, UsageError
 from mlgitops.github.actions import ActionsSettings
-from mlgitops.services.promotion import (
-    read_models,
-    read_release_settings,
-    resolve_commit,
-    select_models,
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,16 +31,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
+    """Exit 0 when the stage was re-pointed (or would be, with --dry-run); 2 when there is
+    nothing to roll back to or the request is wrong."""
     settings = ActionsSettings.from_environ()
     promoter = build_promoter(args, settings, api=False)
-    commit = resolve_commit(promoter.repo)
-    models = select_models(read_models(promoter.repo, commit), args.model)
+    models = promoter.ws.models_to_release(head_commit(promoter.ws), args.model)
     if len(models) > 1:
-        from mlgitops.errors import UsageError
-
         names = ", ".join(m.name for m in models)
         raise UsageError(f"several models ({names}): pass --model to choose the one to roll back")
-    release = read_release_settings(promoter.repo)
-    result = promoter.rollback(models[0], args.stage, settings=release, dry_run=args.dry_run)
+    result = promoter.rollback(models[0], args.stage, dry_run=args.dry_run)
     publish(settings, [result])
     return Outcome.DONE

@@ -12,10 +12,11 @@ from pathlib import Path
 from mlgitops.core.policy import DEFAULT_POLICY_PATH
 from mlgitops.errors import InputError, Outcome
 from mlgitops.github.actions import ActionsSettings, print_error
+from mlgitops.io.git import Git
 from mlgitops.io.model_card import load_model_card, model_card_problems
 from mlgitops.io.policy_loader import MAX_POLICY_BYTES, policy_from_document, policy_problems
+from mlgitops.io.workspace import Workspace, confine
 from mlgitops.io.yaml_strict import load_params, load_yaml
-from mlgitops.repo import Repo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +53,9 @@ def collect_problems(
             valid.append(policy_file)
             policy = policy_from_document(document)
             if policy.model_card is not None:
-                policy_card = policy.model_card.path
+                policy_card = confine(
+                    root, policy.model_card.path, location=policy.location("model_card", "path")
+                )
     except InputError as error:
         problems.append(error)
     try:
@@ -76,7 +79,8 @@ def collect_problems(
 def _model_cards(root: Path, default: str) -> list[str]:
     """The card of every model `govern` checks: each dvc.yaml artifact with a metrics file
     (its `meta.card`, else the policy's card), or the policy's card alone."""
-    artifacts = Repo(root).artifacts(None) if (root / "dvc.yaml").is_file() else []
+    ws = Workspace(Git(root))
+    artifacts = ws.declared_models(None) if (root / "dvc.yaml").is_file() else ()
     cards: list[str] = []
     for artifact in artifacts:
         card = artifact.card or default

@@ -30,7 +30,6 @@ from mlgitops.github.actions import ActionsSettings
 
 # What GET /user cannot tell an installation token (GITHUB_TOKEN): who it acts as.
 GITHUB_ACTIONS_LOGIN = "github-actions[bot]"
-STATUS_DESCRIPTION_MAX = 140
 PER_PAGE = 100  # GitHub's maximum page size: fewest requests
 T = TypeVar("T")
 
@@ -84,8 +83,6 @@ class GitHubHost(Protocol):
 
     def iter_issue_comments(self, number: int) -> Iterator[Comment]: ...
 
-    def list_issue_comments(self, number: int) -> list[Comment]: ...
-
     def create_issue_comment(self, number: int, body: str) -> Comment: ...
 
     def edit_issue_comment(self, comment_id: int, body: str) -> Comment: ...
@@ -101,15 +98,6 @@ class GitHubHost(Protocol):
     def create_release(self, tag: str, name: str, body: str) -> Release: ...
 
     def update_release(self, release_id: int, name: str, body: str) -> Release: ...
-
-    def set_commit_status(
-        self,
-        sha: str,
-        state: str,
-        context: str,
-        description: str,
-        target_url: str | None = None,
-    ) -> None: ...
 
     def find_open_issue(
         self, marker: str, label: str | None = None, author: str | None = None
@@ -381,9 +369,6 @@ class PyGithubHost:
         for item in self._items(f"list the comments of #{number}", listing):
             yield _comment(item)
 
-    def list_issue_comments(self, number: int) -> list[Comment]:
-        return list(self.iter_issue_comments(number))
-
     def create_issue_comment(self, number: int, body: str) -> Comment:
         def create() -> Comment:
             return _comment(self._repo.get_issue(number).create_comment(body))
@@ -451,30 +436,6 @@ class PyGithubHost:
             return _release(release)
 
         return self._retrying.call(f"update release {release_id}", update)
-
-    # ------------------------------------------------------------------ statuses
-    def set_commit_status(
-        self,
-        sha: str,
-        state: str,
-        context: str,
-        description: str,
-        target_url: str | None = None,
-    ) -> None:
-        if len(description) > STATUS_DESCRIPTION_MAX:
-            description = description[: STATUS_DESCRIPTION_MAX - 1] + "…"
-
-        def post() -> None:
-            commit = self._repo.get_commit(sha)
-            if target_url:
-                commit.create_status(
-                    state, target_url=target_url, description=description, context=context
-                )
-            else:
-                commit.create_status(state, description=description, context=context)
-
-        # Re-posting a status is harmless (the newest per context wins): plain retry.
-        self._retrying.call(f"set status '{context}' on {sha[:12]}", post)
 
     # ------------------------------------------------------------------ issues
     def find_open_issue(

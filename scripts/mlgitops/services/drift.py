@@ -198,9 +198,9 @@ def resolve_revision(repo: Path, reference: str) -> str:
 
 def _stage_commit(repo: Path, model: str, stage: str) -> str:
     from mlgitops.core.versioning import build_history
-    from mlgitops.services.promotion import list_tag_refs
+    from mlgitops.io.git import Git
 
-    history = build_history(model, list_tag_refs(repo))
+    history = build_history(model, Git(repo).tag_refs())
     version = history.current(stage)
     entry = history.find(version) if version is not None else None
     if entry is None:

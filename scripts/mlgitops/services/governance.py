@@ -34,8 +34,10 @@ from mlgitops.core.metrics import flatten as flatten_mapping
 from mlgitops.core.model_card import card_metrics
 from mlgitops.core.policy import DEFAULT_POLICY_PATH, Policy
 from mlgitops.errors import InputError, Location, ToolError
+from mlgitops.io.git import FETCH_DEPTH_HINT
 from mlgitops.io.model_card import load_model_card, model_card_problems
 from mlgitops.io.policy_loader import load_policy
+from mlgitops.io.workspace import Workspace
 from mlgitops.io.yaml_strict import (
     MAX_PARAMS_BYTES,
     YamlDocument,
@@ -43,8 +45,6 @@ from mlgitops.io.yaml_strict import (
     load_yaml,
     parse_yaml,
 )
-from mlgitops.proc import dvc, git, run
-from mlgitops.repo import FETCH_DEPTH_HINT, Repo
 
 DEFAULT_METRICS_FILE = "reports/metrics.json"
 DEFAULT_PARAMS_FILE = "params.yaml"
@@ -89,7 +89,7 @@ class GovernanceOutcome:
 # --------------------------------------------------------------------------- base revision
 
 
-def resolve_base(root: Path, ref: str | None, event: Mapping[str, Any] | None) -> Base | None:
+def resolve_base(ws: Workspace, ref: str | None, event: Mapping[str, Any] | None) -> Base | None:
     """The merge-base of `ref` (or the PR's base from the event payload) and HEAD.
 
     `ref` may be a branch that exists only as `origin/<ref>` (a PR checkout); a shallow
@@ -102,23 +102,17 @@ def resolve_base(root: Path, ref: str | None, event: Mapping[str, Any] | None) -
             ref = base["sha"]
         else:
             return None
-    repo = Repo(root)
-    repo.ensure_history()
-    name, sha = repo.resolve(ref)
-    merge_base = repo.merge_base(sha, "HEAD")
+    ws.git.ensure_history()
+    name, sha = ws.git.resolve(ref)
+    merge_base = ws.git.merge_base(sha, "HEAD")
     if merge_base is None:
         raise ToolError(f"'{name}' and HEAD have no common ancestor", hint=FETCH_DEPTH_HINT)
     return Base(name, merge_base)
 
 
-def _file_at(root: Path, revision: str, path: str) -> str | None:
-    """A git-tracked file's text at `revision`, or None if it did not exist there."""
-    return Repo(root).read_at(revision, path)
-
-
-def base_metrics(root: Path, base: Base, metrics_file: str) -> Mapping[str, Any] | None:
+def base_metrics(ws: Workspace, base: Base, metrics_file: str) -> Mapping[str, Any] | None:
     """Metrics at the base revision, read by DVC (None: the base has no metrics file)."""
-    found = Repo(root).metrics(base.sha, [metrics_file])
+    found = ws.metrics(base.sha, [metrics_file])
     if not found:
         return None
     try:
@@ -148,11 +142,12 @@ def _read_json(path: Path) -> tuple[Any, str | None]:
         return None, f"not valid JSON ({error})"
 
 
-def _params_changes(root: Path, base: Base | None, params_file: str) -> tuple[ParamChange, ...]:
-    if base is None or not (root / params_file).is_file():
+def _params_changes(
+    ws: Workspace, base: Base | None, params_file: str, head: YamlDocument | None
+) -> tuple[ParamChange, ...]:
+    if base is None or head is None:
         return ()
-    head = load_params(root / params_file, file=params_file)
-    text = _file_at(root, base.sha, params_file)
+    text = ws.read(base.sha, params_file)
     if text is None:
         return ()
     try:
@@ -173,9 +168,13 @@ def _params_changes(root: Path, base: Base | None, params_file: str) -> tuple[Pa
 
 
 def gather_metrics(
-    options: GovernOptions, base: Base | None, metrics_file: str = DEFAULT_METRICS_FILE
+    ws: Workspace,
+    options: GovernOptions,
+    base: Base | None,
+    metrics_file: str = DEFAULT_METRICS_FILE,
+    params: YamlDocument | None = None,
 ) -> MetricsFacts:
-    raw, problem = _read_json(options.root / metrics_file)
+    raw, problem = _read_json(ws.root / metrics_file)
     head: Mapping[str, Any] | None = None
     if raw is not None:
         try:
@@ -185,11 +184,11 @@ def gather_metrics(
     return MetricsFacts(
         file=metrics_file,
         head=head,
-        base=None if base is None else base_metrics(options.root, base, metrics_file),
+        base=None if base is None else base_metrics(ws, base, metrics_file),
         base_label=None if base is None else base.label,
         problem=problem,
         params_file=options.params_file,
-        changed_params=_params_changes(options.root, base, options.params_file),
+        changed_params=_params_changes(ws, base, options.params_file, params),
     )
 
 
@@ -200,14 +199,15 @@ class ModelTarget:
     card: str | None  # None: the policy's model_card.path
 
 
-def model_targets(options: GovernOptions) -> list[ModelTarget]:
+def model_targets(ws: Workspace, options: GovernOptions) -> list[ModelTarget]:
     """The models to govern: each `artifacts:` entry of dvc.yaml with a `meta.metrics`
     file, or one model with the default (or --metrics) file."""
     if options.metrics_file is not None:
-        return [ModelTarget(None, options.metrics_file, None)]
+        metrics = ws.confine(options.metrics_file, location=Location("--metrics"))
+        return [ModelTarget(None, metrics, None)]
     targets = [
         ModelTarget(artifact.name, artifact.metrics, artifact.card)
-        for artifact in Repo(options.root).artifacts(None)
+        for artifact in ws.declared_models(None)
         if artifact.metrics
     ]
     return targets or [ModelTarget(None, DEFAULT_METRICS_FILE, None)]
@@ -216,11 +216,11 @@ def model_targets(options: GovernOptions) -> list[ModelTarget]:
 # --------------------------------------------------------------------------- fairness
 
 
-def gather_fairness(policy: Policy, root: Path) -> FairnessFacts | None:
+def gather_fairness(ws: Workspace, policy: Policy) -> FairnessFacts | None:
     if policy.fairness is None:
         return None
-    report = policy.fairness.report
-    raw, problem = _read_json(root / report)
+    report = ws.confine(policy.fairness.report, location=policy.location("fairness", "report"))
+    raw, problem = _read_json(ws.root / report)
     if raw is None:
         return FairnessFacts(report, problem=problem)
     groups = raw.get("groups") if isinstance(raw, dict) else None
@@ -236,12 +236,16 @@ def gather_fairness(policy: Policy, root: Path) -> FairnessFacts | None:
 # --------------------------------------------------------------------------- model card
 
 
-def gather_model_card(policy: Policy, root: Path, path: str | None = None) -> ModelCardFacts | None:
+def gather_model_card(
+    ws: Workspace, policy: Policy, path: str | None = None
+) -> ModelCardFacts | None:
     if policy.model_card is None:
         return None
-    path = path or policy.model_card.path
+    path = path or ws.confine(
+        policy.model_card.path, location=policy.location("model_card", "path")
+    )
     try:
-        loaded = load_model_card(root / path, file=path)
+        loaded = load_model_card(ws.root / path, file=path)
     except InputError as error:
         location = error.location or Location(path)
         return ModelCardFacts(path, problem=Finding(error.message, location))
@@ -261,9 +265,9 @@ def gather_model_card(policy: Policy, root: Path, path: str | None = None) -> Mo
 # --------------------------------------------------------------------------- data
 
 
-def git_files(root: Path) -> tuple[GitFile, ...]:
+def git_files(ws: Workspace) -> tuple[GitFile, ...]:
     """Every file in the git index with the size of its staged blob."""
-    listing = git("ls-files", "-s", "-z", cwd=root)
+    listing = ws.git.run("ls-files", "-s", "-z")
     entries: list[tuple[str, str]] = []
     for record in listing.split("\0"):
         if not record:
@@ -275,11 +279,11 @@ def git_files(root: Path) -> tuple[GitFile, ...]:
         entries.append((sha, path))
     if not entries:
         return ()
-    sizes = run(
-        ["git", "cat-file", "--batch-check=%(objectname) %(objectsize)"],
-        root,
+    sizes = ws.git.run(
+        "cat-file",
+        "--batch-check=%(objectname) %(objectsize)",
         input_text="".join(f"{sha}\n" for sha, _ in entries),
-    ).stdout.split("\n")
+    ).split("\n")
     size_of = {}
     for line in sizes:
         parts = line.split()
@@ -313,18 +317,6 @@ def _license(document: YamlDocument) -> Any:
     return meta.get("license") if isinstance(meta, dict) else None
 
 
-def dvc_status(root: Path) -> Mapping[str, Any]:
-    """`dvc status --json`: {} when dvc.lock matches dvc.yaml, code, params and data."""
-    text = dvc("status", "--json", cwd=root).strip()
-    try:
-        status = json.loads(text or "{}")
-    except json.JSONDecodeError as error:
-        raise ToolError(f"'dvc status --json' printed something else: {text[:200]}") from error
-    if not isinstance(status, dict):
-        raise ToolError(f"'dvc status --json' printed {type(status).__name__}, not an object")
-    return status
-
-
 def _lock_stages(text: str | None, file: str) -> dict[str, Any] | None:
     if text is None:
         return None
@@ -354,7 +346,7 @@ def _outs(stage: Any) -> list[str]:
     ]
 
 
-def committed_lock_drift(root: Path) -> tuple[str, ...]:
+def committed_lock_drift(ws: Workspace) -> tuple[str, ...]:
     """How the committed pipeline state differs from the workspace's.
 
     CI runs `dvc repro` before `govern`, after which `dvc status` is clean whatever the PR
@@ -364,11 +356,11 @@ def committed_lock_drift(root: Path) -> tuple[str, ...]:
     params and data. Model binaries (DVC-cached outputs) are not compared: retraining
     may change their bytes without changing what they compute.
     """
-    repo = Repo(root)
-    if repo.head_commit() is None or not (root / "dvc.yaml").is_file():
+    head = ws.git.head()
+    if head is None or not (ws.root / "dvc.yaml").is_file():
         return ()
-    committed = _lock_stages(repo.read_at("HEAD", "dvc.lock"), "dvc.lock@HEAD")
-    current = _lock_stages(repo.read_at(None, "dvc.lock"), "dvc.lock")
+    committed = _lock_stages(ws.read(head, "dvc.lock"), "dvc.lock@HEAD")
+    current = _lock_stages(ws.read(None, "dvc.lock"), "dvc.lock")
     if committed is None:
         return ("dvc.lock is not committed",) if current is not None else ()
     problems = []
@@ -390,23 +382,23 @@ def committed_lock_drift(root: Path) -> tuple[str, ...]:
                 f"stage {name} ran on other inputs than committed ({', '.join(changed)})"
             )
     outputs = {path for stage in (current or {}).values() for path in _outs(stage)}
-    modified = git("diff", "--name-only", "-z", "HEAD", "--", *sorted(outputs), cwd=root)
+    modified = ws.git.run("diff", "--name-only", "-z", head, "--", *sorted(outputs))
     for path in sorted(p for p in modified.split("\0") if p):
         problems.append(f"{path} differs from the commit")
     return tuple(problems)
 
 
-def gather_data(policy: Policy, root: Path, *, check_status: bool) -> DataFacts | None:
+def gather_data(ws: Workspace, policy: Policy, *, check_status: bool) -> DataFacts | None:
     if policy.data is None:
         return None
-    files = git_files(root)
+    files = git_files(ws)
     status = None
     drift: tuple[str, ...] = ()
     if policy.data.require_clean_dvc_status and check_status:
-        status = dvc_status(root)
-        drift = committed_lock_drift(root)
+        status = ws.dvc_status()
+        drift = committed_lock_drift(ws)
     return DataFacts(
-        git_files=files, dvc_files=dvc_files(root, files), dvc_status=status, lock_drift=drift
+        git_files=files, dvc_files=dvc_files(ws.root, files), dvc_status=status, lock_drift=drift
     )
 
 
@@ -440,7 +432,9 @@ def labels_from_event(event: Mapping[str, Any] | None) -> tuple[str, ...] | None
     )
 
 
-def gather_change(options: GovernOptions, policy: Policy, base: Base | None) -> ChangeFacts | None:
+def gather_change(
+    ws: Workspace, options: GovernOptions, policy: Policy, base: Base | None
+) -> ChangeFacts | None:
     if policy.change_control is None:
         return None
     if options.labels is not None:
@@ -451,14 +445,14 @@ def gather_change(options: GovernOptions, policy: Policy, base: Base | None) -> 
     changed = None
     if base is not None:
         # Working tree vs base: committed and uncommitted changes alike.
-        text = git("diff", "--name-only", "-z", "--no-renames", base.sha, cwd=options.root)
+        text = ws.git.run("diff", "--name-only", "-z", "--no-renames", base.sha)
         changed = tuple(sorted(p for p in text.split("\0") if p))
     codeowners_file = next(
-        (name for name in CODEOWNERS_LOCATIONS if (options.root / name).is_file()), None
+        (name for name in CODEOWNERS_LOCATIONS if (ws.root / name).is_file()), None
     )
     rules_: tuple[CodeownersRule, ...] = ()
     if codeowners_file is not None:
-        text = (options.root / codeowners_file).read_text(encoding="utf-8", errors="replace")
+        text = (ws.root / codeowners_file).read_text(encoding="utf-8", errors="replace")
         rules_ = parse_codeowners(text)
     return ChangeFacts(
         changed_files=changed,
@@ -473,30 +467,40 @@ def gather_change(options: GovernOptions, policy: Policy, base: Base | None) -> 
 # --------------------------------------------------------------------------- entry point
 
 
-def _check_root(root: Path) -> None:
-    result = run(["git", "rev-parse", "--show-toplevel"], root, check=False)
-    if result.returncode != 0:
-        raise InputError(
-            "not inside a git repository", location=Location(str(root)),
-            hint="run mlgitops govern from the root of the generated repository",
-        )  # fmt: skip
-
-
-def gather(policy: Policy, options: GovernOptions, base: Base | None) -> GovernanceFacts:
+def gather(
+    ws: Workspace,
+    policy: Policy,
+    options: GovernOptions,
+    base: Base | None,
+    params: YamlDocument | None = None,
+) -> GovernanceFacts:
     """All facts the policy's rules need (sections the policy leaves out are not read)."""
-    first, *others = model_targets(options)
+    first, *others = model_targets(ws, options)
+    head = ws.git.head()
+    # Files at revisions in one `git cat-file --batch`: the base's params, HEAD's dvc.lock.
+    ws.git.read_files(
+        [*([(base.sha, options.params_file)] if base else []),
+         *([(head, "dvc.lock")] if head else [])]
+    )  # fmt: skip
+    # Every model's base metrics and `dvc status` in one DVC pass.
+    wants_status = (
+        policy.data is not None
+        and policy.data.require_clean_dvc_status
+        and options.check_dvc_status
+    )
+    ws.prefetch([base.sha] if base else [], params=False, status=wants_status)
     return GovernanceFacts(
-        metrics=gather_metrics(options, base, first.metrics_file),
-        fairness=gather_fairness(policy, options.root),
-        model_card=gather_model_card(policy, options.root, first.card),
-        data=gather_data(policy, options.root, check_status=options.check_dvc_status),
-        change=gather_change(options, policy, base),
+        metrics=gather_metrics(ws, options, base, first.metrics_file, params),
+        fairness=gather_fairness(ws, policy),
+        model_card=gather_model_card(ws, policy, first.card),
+        data=gather_data(ws, policy, check_status=options.check_dvc_status),
+        change=gather_change(ws, options, policy, base),
         model=first.name,
         more_models=tuple(
             ModelFacts(
                 target.name or target.metrics_file,
-                gather_metrics(options, base, target.metrics_file),
-                gather_model_card(policy, options.root, target.card),
+                gather_metrics(ws, options, base, target.metrics_file, params),
+                gather_model_card(ws, policy, target.card),
             )
             for target in others
         ),
@@ -504,11 +508,18 @@ def gather(policy: Policy, options: GovernOptions, base: Base | None) -> Governa
 
 
 def govern(options: GovernOptions) -> GovernanceOutcome:
-    """Load the policy strictly, gather facts, evaluate every rule."""
+    """Load the policy strictly, gather facts over ONE workspace, evaluate every rule."""
     policy = load_policy(options.root / options.policy_path, file=options.policy_path)
+    params = None
     if (options.root / options.params_file).is_file():
-        load_params(options.root / options.params_file, file=options.params_file)
-    _check_root(options.root)
-    base = resolve_base(options.root, options.base, options.event)
-    facts = gather(policy, options, base)
+        params = load_params(options.root / options.params_file, file=options.params_file)
+    try:
+        ws = Workspace.open(options.root)
+    except InputError as error:
+        raise InputError(
+            error.message, location=error.location,
+            hint="run mlgitops govern from the root of the generated repository",
+        ) from None  # fmt: skip
+    base = resolve_base(ws, options.base, options.event)
+    facts = gather(ws, policy, options, base, params)
     return GovernanceOutcome(policy, facts, rules.evaluate(policy, facts), base)

@@ -21,8 +21,8 @@ from typing import TextIO
 
 import yaml
 
+from localhub.server import LocalHub  # the demo plays GitHub with it
 from mlgitops.errors import GateFailed, InputError, Location, ToolError
-from mlgitops.localhub.server import LocalHub
 from mlgitops.proc import git, run
 
 REPOSITORY = "acme/breast-cancer-classifier"

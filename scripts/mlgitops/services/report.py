@@ -20,9 +20,10 @@ from mlgitops.core.diff import Directions, diff_metrics, diff_params
 from mlgitops.core.markdown.escape import code
 from mlgitops.core.markdown.report import HistoryPoint, ModelReport, Report, Revision
 from mlgitops.core.metrics import with_dropped_values
+from mlgitops.core.versioning import VersionEntry
 from mlgitops.errors import InputError
+from mlgitops.io.workspace import Workspace
 from mlgitops.io.yaml_strict import parse_yaml, read_text
-from mlgitops.repo import Artifact, Repo
 
 DEFAULT_POLICY = Path("governance/policy.yaml")
 DEFAULT_HISTORY = 8
@@ -46,26 +47,25 @@ class _Model:
     metrics_file: str | None
 
 
-def _models(repo: Repo, rev: str | None) -> list[_Model]:
-    artifacts = [a for a in repo.artifacts(rev) if a.metrics]
+def _models(ws: Workspace, rev: str | None) -> list[_Model]:
+    artifacts = [a for a in ws.declared_models(rev) if a.metrics]
     if artifacts:
         return [_Model(a.name, a.metrics) for a in artifacts]
     return [_Model("metrics", None)]  # no registry entry: every DVC metric of the repo
 
 
-def _metrics_file_at(repo: Repo, rev: str, model: _Model) -> str | None:
+def _metrics_file_at(ws: Workspace, rev: str, model: _Model) -> str | None:
     """The model's metrics file as declared at `rev` (it may have been renamed since)."""
-    declared: dict[str, Artifact] = {a.name: a for a in repo.artifacts(rev)}
-    artifact = declared.get(model.name)
+    artifact = next((a for a in ws.declared_models(rev) if a.name == model.name), None)
     if artifact is not None and artifact.metrics:
         return artifact.metrics
     return model.metrics_file
 
 
-def _metrics(repo: Repo, rev: str | None, metrics_file: str | None) -> dict[str, Any] | None:
-    found = repo.metrics(rev, (metrics_file,) if metrics_file else ())
+def _metrics(ws: Workspace, rev: str | None, metrics_file: str | None) -> dict[str, Any] | None:
+    found = ws.metrics(rev, (metrics_file,) if metrics_file else ())
     if rev is None and metrics_file:
-        raw = _raw_metrics_file(repo.root, metrics_file)
+        raw = _raw_metrics_file(ws.root, metrics_file)
         if raw:
             return with_dropped_values(found or {}, raw)
     return found
@@ -86,11 +86,16 @@ def _raw_metrics_file(root: Path, name: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _directions(repo: Repo, policy: Path | None) -> tuple[Directions, str | None]:
+def _promoted(ws: Workspace, model: str) -> list[VersionEntry]:
+    """Registered versions of `model`, oldest first (deregistered ones left out)."""
+    return [v for v in ws.history(model).versions if not v.deregistered]
+
+
+def _directions(ws: Workspace, policy: Path | None) -> tuple[Directions, str | None]:
     """higher_is_better lookup from the policy, and a note when it cannot be used."""
-    path = policy if policy is not None else repo.root / DEFAULT_POLICY
+    path = policy if policy is not None else ws.root / DEFAULT_POLICY
     if not path.is_absolute():
-        path = repo.root / path
+        path = ws.root / path
     if not path.exists():
         if policy is not None:
             raise InputError(f"policy file {policy} not found")
@@ -107,45 +112,45 @@ def _directions(repo: Repo, policy: Path | None) -> tuple[Directions, str | None
     return lookup, None
 
 
-def _target(request: ReportRequest, repo: Repo) -> tuple[str, str] | None:
+def _target(request: ReportRequest, ws: Workspace) -> tuple[str, str] | None:
     """(name, commit) of the branch the PR targets."""
     if request.base:
-        return repo.resolve(request.base)
+        return ws.git.resolve(request.base)
     env_base = os.environ.get("GITHUB_BASE_REF")  # set on pull_request events
     for candidate in ([env_base] if env_base else []) + list(DEFAULT_TARGETS):
         try:
-            return repo.resolve(candidate)
+            return ws.git.resolve(candidate)
         except InputError:
             continue
     return None
 
 
-def build_report(repo: Repo, request: ReportRequest) -> Report:
+def build_report(ws: Workspace, request: ReportRequest) -> Report:
     """Compare head with its base for every model of the repository."""
     notes: list[str] = []
-    if repo.ensure_history():
+    if ws.git.ensure_history():
         notes.append("The clone was shallow; its history and tags were fetched.")
-    directions, policy_note = _directions(repo, request.policy)
+    directions, policy_note = _directions(ws, request.policy)
     if policy_note:
         notes.append(policy_note)
 
     if request.head:
-        head_name, head_sha = repo.resolve(request.head)
+        head_name, head_sha = ws.git.resolve(request.head)
         head = Revision(head_name, head_sha, "ref")
         head_rev: str | None = head_sha
         head_commit: str | None = head_sha
     else:
-        head_commit = repo.head_commit()
+        head_commit = ws.git.head()
         label = "working tree" + (
-            " (uncommitted changes)" if head_commit and repo.is_dirty() else ""
+            " (uncommitted changes)" if head_commit and ws.git.is_dirty() else ""
         )
         head = Revision(label, head_commit, "workspace")
         head_rev = None
 
-    target = _target(request, repo)
+    target = _target(request, ws)
     merge_base = None
     if target is not None and head_commit is not None:
-        merge_base = repo.merge_base(target[1], head_commit)
+        merge_base = ws.git.merge_base(target[1], head_commit)
         if merge_base is None:
             raise InputError(
                 f"'{target[0]}' and the head share no history: no merge-base to compare with"
@@ -156,23 +161,29 @@ def build_report(repo: Repo, request: ReportRequest) -> Report:
             "No target branch found (pass `--base`); comparing with the last promoted versions."
         )
 
-    wanted_models = _models(repo, head_rev)
+    wanted_models = _models(ws, head_rev)
     versions_of = {
-        model.name: repo.promoted_versions(model.name) if model.name != "metrics" else []
+        model.name: _promoted(ws, model.name) if model.name != "metrics" else []
         for model in wanted_models
     }
     keep = max(request.history, 0)
-    recent = [v.sha for versions in versions_of.values() for v in versions[len(versions) - keep :]]
-    repo.prefetch([head_rev, merge_base, *recent])  # one DVC pass for every revision
+    recent = [
+        v.commit for versions in versions_of.values() for v in versions[len(versions) - keep :]
+    ]
+    # dvc.yaml at every revision in one `git cat-file --batch`, then ONE DVC pass for the
+    # metrics and params of every revision and the plots of the head and its base.
+    ws.git.read_files((rev, "dvc.yaml") for rev in (merge_base, *recent) if rev)
+    plots_of = [head_rev, merge_base] if request.plots else []
+    ws.prefetch([head_rev, merge_base, *recent], plots_of=plots_of)
 
     models: list[ModelReport] = []
     fallback_rev: Revision | None = None
     for model in wanted_models:
-        head_metrics = _metrics(repo, head_rev, model.metrics_file)
+        head_metrics = _metrics(ws, head_rev, model.metrics_file)
         versions = versions_of[model.name]
         model_base, base_metrics, note = base, None, None
         if merge_base is not None:
-            base_metrics = _metrics(repo, merge_base, _metrics_file_at(repo, merge_base, model))
+            base_metrics = _metrics(ws, merge_base, _metrics_file_at(ws, merge_base, model))
         if base_metrics is None:
             model_base, note = (
                 NO_BASE,
@@ -181,9 +192,9 @@ def build_report(repo: Repo, request: ReportRequest) -> Report:
             if merge_base is None:
                 note = "No base revision and no promoted version yet: head values only."
             for version in reversed(versions):
-                found = _metrics(repo, version.sha, _metrics_file_at(repo, version.sha, model))
+                found = _metrics(ws, version.commit, _metrics_file_at(ws, version.commit, model))
                 if found is not None:
-                    model_base = Revision(version.tag, version.sha, "promoted")
+                    model_base = Revision(version.tag, version.commit, "promoted")
                     base_metrics = found
                     where = code(base.label) if merge_base else "The base"
                     note = (
@@ -198,9 +209,9 @@ def build_report(repo: Repo, request: ReportRequest) -> Report:
             )
         history = []
         for version in versions[len(versions) - keep :] if keep else []:
-            found = _metrics(repo, version.sha, _metrics_file_at(repo, version.sha, model))
+            found = _metrics(ws, version.commit, _metrics_file_at(ws, version.commit, model))
             if found is not None:
-                history.append(HistoryPoint(version.version, found))
+                history.append(HistoryPoint(str(version.version), found))
         if history and head_metrics is not None:
             history.append(HistoryPoint("head", head_metrics))
         models.append(
@@ -214,13 +225,13 @@ def build_report(repo: Repo, request: ReportRequest) -> Report:
             )
         )
 
-    head_params = repo.params(head_rev) or {}
+    head_params = ws.params(head_rev) or {}
     params_base: Revision | None = None
-    base_params = repo.params(merge_base) if merge_base else None
+    base_params = ws.params(merge_base) if merge_base else None
     if base_params is not None:
         params_base = base
     elif fallback_rev is not None and fallback_rev.sha:
-        base_params = repo.params(fallback_rev.sha)
+        base_params = ws.params(fallback_rev.sha)
         params_base = fallback_rev if base_params is not None else None
     params = tuple(diff_params(base_params, head_params)) if params_base else ()
 
@@ -228,7 +239,7 @@ def build_report(repo: Repo, request: ReportRequest) -> Report:
     plots_base = params_base
     if request.plots:
         base_rev = plots_base.sha if plots_base else None
-        plot_data = repo.plots([head_rev, base_rev] if base_rev else [head_rev])
+        plot_data = ws.plots([head_rev, base_rev] if base_rev else [head_rev])
         plots = tuple(
             compare_plots(plot_data.get(base_rev) if base_rev else None, plot_data[head_rev])
         )

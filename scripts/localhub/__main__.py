@@ -1,4 +1,4 @@
-"""`python -m mlgitops.localhub --port N --state FILE`: run the GitHub-like server alone.
+"""`python -m localhub --port N --state FILE`: run the GitHub-like server alone.
 
 Prints one JSON line `{"api_url": ...}` once it listens, then serves until interrupted.
 Seed and inspect it over HTTP: POST /_localhub/users {"login", "token", "type"},
@@ -15,11 +15,11 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from mlgitops.localhub.server import LocalHub
+from localhub.server import LocalHub
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlgitops.localhub")
+    parser = argparse.ArgumentParser(prog="python -m localhub")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--state", help="JSON file loaded at start and saved after each write")

@@ -15,7 +15,7 @@ Python use (tests)::
         ...  # GITHUB_API_URL=hub.api_url, GITHUB_TOKEN=t0k3n
         assert len(hub.comments("acme/model", 7)) == 1
 
-Separate process (demo, end-to-end runs): `python -m mlgitops.localhub --port 0 --state FILE`,
+Separate process (demo, end-to-end runs): `python -m localhub --port 0 --state FILE`,
 seeded and inspected through the JSON admin endpoints under `/_localhub/`.
 """
 

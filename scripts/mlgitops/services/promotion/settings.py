@@ -1,0 +1,40 @@
+"""What the policy says about releases: the default bump and the stage order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlgitops.core.versioning import Bump, parse_bump
+from mlgitops.errors import InputError, Location
+
+POLICY_FILE = "governance/policy.yaml"
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    default_bump: Bump = Bump.MINOR
+    stages: tuple[str, ...] = ("staging", "production")
+
+    def check_stage(self, stage: str) -> None:
+        if stage not in self.stages:
+            raise InputError(
+                f"unknown stage {stage!r}: the policy's release.stages are "
+                f"{', '.join(self.stages)}",
+                location=Location(POLICY_FILE, key="release.stages"),
+            )
+
+
+def read_release_settings(root: Path) -> ReleaseSettings:
+    """`release.default_bump` and `release.stages` from governance/policy.yaml."""
+    path = root / POLICY_FILE
+    if not path.exists():
+        return ReleaseSettings()
+    from mlgitops.io.policy_loader import load_policy
+
+    policy = load_policy(path, file=POLICY_FILE)
+    try:
+        bump = parse_bump(policy.release.default_bump)
+    except ValueError as error:
+        raise InputError(str(error), location=policy.location("release", "default_bump")) from None
+    return ReleaseSettings(bump, tuple(policy.release.stages))
