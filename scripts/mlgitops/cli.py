@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "rollback",
     "history",
     "drift",
+    "verify",
     "demo",
 )
 
