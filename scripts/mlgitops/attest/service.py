@@ -295,7 +295,7 @@ def attest_release(
     signing: Signing | None,
     dvc_remote: str | None = None,
     host: storage.AssetHost | None = None,
-    require_reproducible: bool = False,
+    require_reproducible: bool | None = None,
     repository_uri: str | None = None,
     environ: Mapping[str, str] | None = None,
     log: Log = print,
@@ -304,9 +304,12 @@ def attest_release(
 
     The model is fetched from the DVC remote into an empty cache, so the signed bytes
     are the remote's. The signature and the provenance go to the DVC remote and, with a
-    `host`, onto the GitHub Release. With `require_reproducible` the version is rebuilt
-    from scratch first; the result is in the provenance and in the release notes, and a
-    version that does not rebuild identically fails (GateFailed).
+    `host`, onto the GitHub Release. With `require_reproducible` (default: the policy's
+    `release.require_reproducible`) the version is rebuilt from scratch first; the result
+    is in the provenance and in the release notes, and a version that does not rebuild
+    identically fails (GateFailed).
+    Idempotent: a version already attested in the DVC remote is not signed again (its
+    files are attached to the release when they are missing there).
     Returns None, after saying why, when there is nothing to sign with.
     """
     environ = os.environ if environ is None else environ
@@ -316,6 +319,16 @@ def attest_release(
         return None
     ref = resolve_ref(repo, tag)
     remote = dvc_remote or sources.default_remote(repo)
+    names = [SIGNATURE_FILE, PROVENANCE_FILE]
+    with sources.scratch("mlgitops-attested-") as place:
+        stored = storage.fetch_from_remote(repo, remote, ref.model, ref.version, names, place)
+        if len(stored) == len(names):
+            log(f"{tag}: already attested in DVC remote '{remote}'")
+            attached = storage.attach_to_release(host, tag, list(stored.values())) if host else []
+            where = storage.remote_location(ref.model, ref.version)
+            return AttestationResult(tag, "(existing)", where, tuple(attached))
+    if require_reproducible is None:
+        require_reproducible = policy_requires_reproducible(repo)
     report = None
     if require_reproducible:
         from mlgitops.attest.rebuild import rebuild
@@ -350,6 +363,18 @@ def attest_release(
             "the tag exists: deregister it with GTO if it must not be used",
         )
     return AttestationResult(tag, describe(signing), where, tuple(assets), report)
+
+
+def policy_requires_reproducible(repo: Path) -> bool:
+    """`release.require_reproducible` of governance/policy.yaml (False when absent)."""
+    path = repo / "governance" / "policy.yaml"
+    if not path.exists():
+        return False
+    from mlgitops.policy import load_policy
+
+    data = load_policy(path, file="governance/policy.yaml").document.data
+    release = data.get("release") if isinstance(data, dict) else None
+    return bool((release or {}).get("require_reproducible", False))
 
 
 def _append_release_notes(host: Any, tag: str, section: str) -> None:

@@ -13,12 +13,13 @@ subjects are the folder's files); it is written OUTSIDE the folder it covers.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgitops.errors import InputError, Location, ToolError
+from mlgitops.errors import InputError, Location, ToolError, UsageError
 
 # GitHub Actions sets these when the job has `permissions: id-token: write`.
 ACTIONS_OIDC_ENV = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
@@ -69,7 +70,7 @@ def choose_signing(key: str | None, environ: dict[str, str] | os._Environ[str]) 
         if not path.is_file():
             raise InputError("signing key file not found", location=Location(str(path)))
         return KeySigning(path)
-    if oidc_available(environ):
+    if oidc_available(environ) and importlib.util.find_spec("model_signing") is not None:
         return KeylessSigning()
     return None
 
@@ -89,7 +90,13 @@ def describe(signing: Signing) -> str:
 
 def sign_folder(folder: Path, signature: Path, signing: Signing) -> None:
     """Sign every file of `folder` into the bundle `signature` (outside the folder)."""
-    from model_signing import signing as ms_signing
+    try:
+        from model_signing import signing as ms_signing
+    except ImportError as error:
+        raise UsageError(
+            f"signing needs the model-signing library ({error})",
+            hint="pip install 'mlgitops[attest]'",
+        ) from error
 
     config = ms_signing.Config().set_hashing_config(_hashing())
     try:
@@ -121,7 +128,13 @@ def sign_folder(folder: Path, signature: Path, signing: Signing) -> None:
 def verify_folder(folder: Path, signature: Path, verification: Verification) -> str | None:
     """None when `signature` covers exactly the files of `folder` and was made by the
     expected key or identity; otherwise why not."""
-    from model_signing import verifying
+    try:
+        from model_signing import verifying
+    except ImportError as error:
+        raise UsageError(
+            f"verification needs the model-signing library ({error})",
+            hint="pip install 'mlgitops[attest]'",
+        ) from error
 
     config = verifying.Config().set_hashing_config(_hashing())
     try:

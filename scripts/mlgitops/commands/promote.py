@@ -63,6 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not 'dvc push' first (the data must already be on the remote; still verified)",
     )
+    parser.add_argument(
+        "--signing-key",
+        metavar="PATH",
+        help="sign each new version with this EC private key (PEM, unencrypted; env "
+        "MLGITOPS_SIGNING_KEY); in GitHub Actions with id-token: write, keyless Sigstore",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -165,5 +171,29 @@ def run(args: argparse.Namespace) -> int:
                     verified=verified,
                 )
             )
+    if not args.dry_run:
+        attest_versions(args, promoter, results)
     publish(settings, results)
     return 0
+
+
+def attest_versions(
+    args: argparse.Namespace, promoter: Promoter, results: list[PromotionResult]
+) -> None:
+    """Sign and attest each version this run registered (after its tag and release)."""
+    import os
+
+    from mlgitops.attest.service import attest_release
+    from mlgitops.attest.signing import choose_signing
+
+    signing = choose_signing(getattr(args, "signing_key", None), os.environ)
+    for result in results:
+        if result.tag and result.status in ("promoted", "already-promoted"):
+            attest_release(
+                promoter.repo,
+                tag=result.tag,
+                signing=signing,
+                dvc_remote=promoter.dvc_remote,
+                host=promoter.host,  # type: ignore[arg-type]
+                log=promoter.log,
+            )
