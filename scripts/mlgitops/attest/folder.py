@@ -45,6 +45,15 @@ def sha256_file(path: Path, name: str) -> FileDigest:
     return FileDigest(name, digest.hexdigest(), size)
 
 
+def md5_file(path: Path) -> str:
+    """DVC's hash of a file (md5 of its bytes), streamed."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def sha256_bytes(name: str, content: bytes) -> FileDigest:
     return FileDigest(name, hashlib.sha256(content).hexdigest(), len(content))
 

@@ -337,6 +337,7 @@ def attest_release(
         log(f"{tag}: {summary(report)}")
     with sources.scratch("mlgitops-attest-") as place:
         model_root = sources.fetch_model(repo, ref.commit, ref.model_path, remote, place / "m")
+        _check_pinned(model_root, ref)
         folder = build_release(
             repo, ref, model_root, place, environ=environ, rebuild=report,
             repository_uri=repository_uri,
@@ -363,6 +364,18 @@ def attest_release(
             "the tag exists: deregister it with GTO if it must not be used",
         )
     return AttestationResult(tag, describe(signing), where, tuple(assets), report)
+
+
+def _check_pinned(model_root: Path, ref: VersionRef) -> None:
+    """Never sign a model file whose bytes are not those dvc.lock pins."""
+    pinned = sources.pinned_md5(model_root, ref.model_path)
+    model = model_root / ref.model_path
+    if pinned and model.is_file() and release_folder.md5_file(model) != pinned:
+        raise GateFailed(
+            f"{ref.tag}: the DVC remote's copy of {ref.model_path} does not match its md5 "
+            f"{pinned} in dvc.lock: not signed",
+            hint="re-push the model from a good cache (dvc push), then re-run promote",
+        )
 
 
 def policy_requires_reproducible(repo: Path) -> bool:

@@ -114,20 +114,65 @@ def export_commit(repo: Path, commit: str, work: Path) -> None:
     archive.unlink()
 
 
+def pinned_md5(work: Path, path: str) -> str | None:
+    """The hash dvc.lock (or a .dvc file) of the exported tree `work` pins `path` to."""
+    import yaml
+
+    from mlgitops.core.release_notes import data_hashes_from_dvcfile, data_hashes_from_lock
+
+    candidates = []
+    lock = work / "dvc.lock"
+    if lock.is_file():
+        candidates += data_hashes_from_lock(yaml.safe_load(lock.read_text(encoding="utf-8")) or {})
+    for dvcfile in work.rglob("*.dvc"):
+        name = dvcfile.relative_to(work).as_posix()
+        if not dvcfile.is_file() or name.startswith(".dvc/"):
+            continue
+        content = yaml.safe_load(dvcfile.read_text(encoding="utf-8")) or {}
+        candidates += data_hashes_from_dvcfile(name, content)
+    return next((h.md5 for h in candidates if h.kind == "out" and h.path == path), None)
+
+
+def _fetch_raw_object(repo: Path, remote: str, md5: str, target: Path) -> bool:
+    """Copy the remote's object `md5` as it is, without DVC's hash check; False if absent.
+
+    DVC drops an object whose content does not match its name, so a corrupted copy in
+    the remote would look "missing"; verification must see the bytes to say "altered".
+    """
+    fs, root = remote_fs(repo, remote)
+    source = fs.join(root, "files", "md5", md5[:2], md5[2:])
+    if not fs.exists(source):
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fs.get_file(source, str(target))
+    return True
+
+
 def fetch_model(repo: Path, commit: str, model_path: str, remote: str, into: Path) -> Path:
     """The model `model_path` of `commit`, pulled from `remote` into an EMPTY cache.
 
     Returns the exported work tree (`into/work`) holding the model at `model_path`: the
     bytes are the remote's, not whatever the local workspace or cache holds.
+
+    A single-file model is copied from the remote's object store as it is, through
+    DVC's filesystem for the remote: `dvc pull` would not only refuse an object whose
+    content does not match its name, it DELETES it from a local remote (DVC 3.67), and
+    verification must see the altered bytes to say "altered". A directory model is
+    pulled with `dvc pull`.
     """
     work = into / "work"
     export_commit(repo, commit, work)
     if not (work / ".dvc").is_dir():
         raise InputError(f"commit {commit[:12]} has no .dvc directory", location=Location(".dvc"))
     write_isolated_config(repo, work, into / "cache", remote, no_scm=True)
-    result = run(["dvc", "pull", "--quiet", "-r", remote, model_path], work, check=False)
-    if result.returncode != 0 or not (work / model_path).exists():
-        detail = (result.stderr or result.stdout).strip().splitlines()
+    md5 = pinned_md5(work, model_path)
+    if md5 and not md5.endswith(".dir"):
+        _fetch_raw_object(repo, remote, md5, work / model_path)
+        result = None
+    else:
+        result = run(["dvc", "pull", "--quiet", "-r", remote, model_path], work, check=False)
+    if not (work / model_path).exists():
+        detail = (result.stderr or result.stdout).strip().splitlines() if result else []
         raise ToolError(
             f"could not fetch {model_path} of commit {commit[:12]} from DVC remote "
             f"'{remote}': {detail[-1] if detail else 'not in the remote'}",

@@ -17,6 +17,7 @@ What the statement says (docs/attestation.md shows an example):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,9 @@ class BuildInputs:
     finished_on: str | None = None
 
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def parse_requirements(text: str) -> list[Requirement]:
     """The `name==version [--hash=...]` lines of a pip requirements file.
 
@@ -103,10 +107,10 @@ def parse_requirements(text: str) -> list[Requirement]:
         words = line.split()
         spec = words[0].split(";", 1)[0]
         hashes = tuple(w.removeprefix("--hash=") for w in words[1:] if w.startswith("--hash="))
-        name, sep, version = spec.partition("==")
-        name = name.split("[", 1)[0].strip()
+        name = _NAME.match(spec)
         if name:
-            found.append(Requirement(name, version.strip() if sep else None, hashes))
+            _, sep, version = spec.partition("==")
+            found.append(Requirement(name.group(0), version.strip() if sep else None, hashes))
     return found
 
 
