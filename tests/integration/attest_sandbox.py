@@ -3,8 +3,7 @@
 One DVC stage turns a `dvc add`ed CSV and params.yaml into `models/model.bin` and
 `metrics.json`; the model is a dvc.yaml artifact. The stage is deterministic unless
 params.yaml says `train: {noise: true}`, when it writes random bytes into the model: a
-pipeline that does not rebuild identically. Keys are EC P-256 pairs made with
-`cryptography`, as `openssl ecparam -name prime256v1 -genkey` would.
+pipeline that does not rebuild identically.
 """
 
 from __future__ import annotations
@@ -15,8 +14,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from helpers.signing_keys import make_key_pair
+
+__all__ = ["MODEL", "Sandbox", "make_key_pair", "sh"]
 
 _BIN = str(Path(sys.executable).parent)
 if os.environ.get("PATH", "").split(os.pathsep)[0] != _BIN:
@@ -24,7 +24,7 @@ if os.environ.get("PATH", "").split(os.pathsep)[0] != _BIN:
 
 MODEL = "demo"
 
-TRAIN = '''\
+TRAIN = """\
 import hashlib, json, os, yaml
 params = yaml.safe_load(open("params.yaml"))["train"]
 data = open("data/raw.csv", "rb").read()
@@ -35,9 +35,9 @@ os.makedirs("models", exist_ok=True)
 open("models/model.bin", "wb").write(weights)
 json.dump({"accuracy": round(len(data) % 97 / 97, 6), "rows": data.count(b"\\n")},
           open("metrics.json", "w"), sort_keys=True)
-'''
+"""
 
-DVC_YAML = '''\
+DVC_YAML = """\
 stages:
   train:
     cmd: python train.py
@@ -51,38 +51,19 @@ artifacts:
   demo:
     path: models/model.bin
     type: model
-'''
+"""
 
-REQUIREMENTS = '''\
+REQUIREMENTS = """\
 # locked
 pyyaml==6.0.4 \\
     --hash=sha256:0000000000000000000000000000000000000000000000000000000000000001
-'''
+"""
 
 
 def sh(*args: str, cwd: Path) -> str:
     result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}{result.stderr}"
     return result.stdout.strip()
-
-
-def make_key_pair(folder: Path, name: str) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    private = folder / f"{name}.key"
-    public = folder / f"{name}.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
 
 
 @dataclass

@@ -66,9 +66,7 @@ def test_a_promoted_version_verifies(
     assert "FAILED" not in out and f"{TAG} (" in out and "verified" in out
     statement = json.loads(stored(box, PROVENANCE_FILE).read_text())
     model_sha = hashlib.sha256((box.work / "models" / "model.bin").read_bytes()).hexdigest()
-    assert statement["subject"] == [
-        {"name": "models/model.bin", "digest": {"sha256": model_sha}}
-    ]
+    assert statement["subject"] == [{"name": "models/model.bin", "digest": {"sha256": model_sha}}]
     assert statement["predicate"]["runDetails"]["builder"]["id"] == "local"
 
 

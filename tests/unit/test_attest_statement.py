@@ -77,9 +77,7 @@ def test_statement_is_in_toto_v1_with_slsa_v1_predicate_as_upstream_parses_it() 
 
 
 def test_dependencies_name_commit_data_files_and_locked_requirements() -> None:
-    dependencies = build_statement(inputs())["predicate"]["buildDefinition"][
-        "resolvedDependencies"
-    ]
+    dependencies = build_statement(inputs())["predicate"]["buildDefinition"]["resolvedDependencies"]
     source = dependencies[0]
     assert source["uri"] == "git+https://github.com/acme/models@refs/tags/demo@v1.2.0"
     assert source["digest"] == {"gitCommit": COMMIT}
@@ -128,9 +126,10 @@ def test_claims_round_trip_and_match_the_tag() -> None:
     claims = read_claims(json.loads(json.dumps(build_statement(inputs()))))
     assert claims.tag == "demo@v1.2.0" and claims.commit == COMMIT
     assert claims.data[("prepare", "out", "data/images")] == "e" * 32 + ".dir"
-    assert compare_claims(
-        claims, tag="demo@v1.2.0", commit=COMMIT, data=DATA, model_files=MODEL_FILES
-    ) == []
+    assert (
+        compare_claims(claims, tag="demo@v1.2.0", commit=COMMIT, data=DATA, model_files=MODEL_FILES)
+        == []
+    )
 
 
 @pytest.mark.parametrize(
