@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers.baking import trained_copy
+from helpers.baking import RUNNABLE, trained_copy, write_small_csv
 
 from mlgitops import proc
 
@@ -32,3 +32,14 @@ def promoted_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def promoted_copy(tmp_path: Path) -> Path:
     return promote(trained_copy(tmp_path))
+
+
+@pytest.fixture(scope="session")
+def promoted_csv_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The `csv` answers (numeric and text features, a yes/no target), v1.0.0 registered."""
+    base = tmp_path_factory.mktemp("promoted-csv")
+    context = dict(RUNNABLE["csv"], csv_path=str(write_small_csv(base / "in" / "customers.csv")))
+    repo = trained_copy(base, **context)
+    model = "churn-model"
+    proc.git("tag", "-a", f"{model}@v1.0.0", "-m", "Register v1.0.0", cwd=repo)
+    return repo, model
