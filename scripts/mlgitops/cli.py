@@ -30,6 +30,8 @@ COMMAND_MODULES = (
     "history",
     "drift",
     "verify",
+    "predict",
+    "serve",
     "demo",
 )
 
