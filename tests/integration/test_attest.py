@@ -167,14 +167,14 @@ def test_a_stage_reference_verifies_the_version_in_that_stage(
     assert code == 0, out
     assert f"{TAG} (" in out
     code, out = verify(capsys, monkeypatch, box, f"{MODEL}#production")
-    assert code == 2 and "no version in stage 'production'" in out
+    assert code == 2 and "no version of 'demo' is in stage 'production'" in out
 
 
 @pytest.mark.parametrize(
     ("ref", "words"),
     [
-        (f"{MODEL}@v9.9.9", "no tag demo@v9.9.9"),
-        ("not a ref", "not a version reference"),
+        (f"{MODEL}@v9.9.9", "version v9.9.9 of 'demo' is not registered"),
+        ("not a ref", "not a model version reference"),
     ],
 )
 def test_cannot_verify_is_exit_2(

@@ -54,8 +54,6 @@ from mlgitops.attest.statement import (
     read_claims,
 )
 from mlgitops.core.release_notes import DataHash, data_hashes_from_dvcfile, data_hashes_from_lock
-from mlgitops.core.tags import format_tag, parse_tag
-from mlgitops.core.versioning import TagRef, build_history
 from mlgitops.errors import GateFailed, InputError, Location
 from mlgitops.proc import git
 
@@ -100,49 +98,14 @@ def _model_path(repo: Path, commit: str, model: str) -> str:
     return str(spec["path"])
 
 
-def _tag_refs(repo: Path) -> list[TagRef]:
-    out = git(
-        "for-each-ref",
-        "--format=%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)"
-        "%00%(creatordate:unix)",
-        "refs/tags",
-        cwd=repo,
-    )
-    refs = []
-    for line in out.splitlines():
-        name, kind, obj, peeled, unix = line.split("\0")
-        stamp = int(unix) if unix.isdigit() else 0
-        refs.append(TagRef(name, peeled if kind == "tag" else obj, "", kind == "tag", stamp))
-    return refs
-
-
 def resolve_ref(repo: Path, ref: str) -> VersionRef:
-    """`<model>@vX.Y.Z` or `<model>#<stage>` → the version, its tag and commit."""
-    if "#" in ref and "@" not in ref:
-        model, _, stage = ref.partition("#")
-        history = build_history(model, _tag_refs(repo))
-        current = history.current(stage)
-        if current is None:
-            raise InputError(f"{model} has no version in stage {stage!r}", hint="mlgitops history")
-        entry = history.find(current)
-        assert entry is not None
-        tag, commit, version = entry.tag, entry.commit, str(current)
-    else:
-        parsed = parse_tag(ref)
-        if parsed is None or parsed.version is None or "#" in ref:
-            raise InputError(
-                f"not a version reference: {ref!r}", hint="use <model>@vX.Y.Z or <model>#<stage>"
-            )
-        model, version, tag = (
-            parsed.artifact,
-            str(parsed.version),
-            format_tag(parsed.artifact, parsed.version),
-        )
-        found = sources.commit_of(repo, f"refs/tags/{tag}")
-        if found is None:
-            raise InputError(f"no tag {tag} in this repository", hint="git fetch --tags")
-        commit = found
-    return VersionRef(model, version, tag, commit, _model_path(repo, commit, model))
+    """`<model>@vX.Y.Z`, `<model>#<stage>` or `<model>#<stage>#N` → the version, its tag,
+    commit and model path (the same resolver as serving's `fetch_model_version`)."""
+    from mlgitops.serving.fetch import resolve_reference
+
+    found = resolve_reference(repo, ref)
+    model_path = _model_path(repo, found.commit, found.model)
+    return VersionRef(found.model, found.version, found.tag, found.commit, model_path)
 
 
 def _dvcfiles_at(repo: Path, commit: str) -> list[str]:
