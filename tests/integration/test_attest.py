@@ -261,3 +261,33 @@ def test_promote_signs_and_attaches_to_the_release(
     code, out = mlgitops(capsys, monkeypatch, box.work, "promote", "--version", "v1.0.0")
     assert code == 0 and "already attested" in out
     assert sorted(localhub.release_assets(REPOSITORY, TAG)) == [SIGNATURE_FILE, PROVENANCE_FILE]
+
+
+def test_a_consumer_verifies_with_git_dvc_and_the_upstream_model_signing_cli(
+    box: Sandbox,
+) -> None:
+    """The steps of docs/attestation.md, with no mlgitops code: clone at the tag, pull
+    the model, lay out the release folder, `model_signing verify key`, sha256 vs subject."""
+    import subprocess
+    import sys
+
+    consumer = box.root / "consumer"
+    sh("git", "clone", "--quiet", str(box.work), str(consumer), cwd=box.root)
+    sh("git", "-c", "advice.detachedHead=false", "checkout", "--quiet", TAG, cwd=consumer)
+    sh("dvc", "pull", "--quiet", "models/model.bin", cwd=consumer)
+    release = box.root / "release"
+    for name in ("models/model.bin", "dvc.lock", "params.yaml", "requirements.txt"):
+        (release / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(consumer / name, release / name)
+    shutil.copy(stored(box, PROVENANCE_FILE), release / PROVENANCE_FILE)
+    cli = str(Path(sys.executable).with_name("model_signing"))
+    command = [cli, "verify", "key", "--signature", str(stored(box, SIGNATURE_FILE)),
+               "--public_key", str(box.root / "release.pub"), str(release)]  # fmt: skip
+    verified = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    statement = json.loads((release / PROVENANCE_FILE).read_text())
+    digest = hashlib.sha256((release / "models" / "model.bin").read_bytes()).hexdigest()
+    assert statement["subject"][0]["digest"]["sha256"] == digest
+    (release / "params.yaml").write_text("train:\n  seed: 8\n")
+    refused = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert refused.returncode != 0 and "params.yaml" in refused.stdout + refused.stderr
