@@ -291,3 +291,21 @@ def test_a_consumer_verifies_with_git_dvc_and_the_upstream_model_signing_cli(
     (release / "params.yaml").write_text("train:\n  seed: 8\n")
     refused = subprocess.run(command, capture_output=True, text=True, check=False)
     assert refused.returncode != 0 and "params.yaml" in refused.stdout + refused.stderr
+
+
+def test_the_gate_for_serving_refuses_what_does_not_verify(box: Sandbox) -> None:
+    from mlgitops.attest.service import require_verified
+    from mlgitops.errors import UsageError
+
+    logged: list[str] = []
+    public = KeyVerification(box.root / "release.pub")
+    outcome = require_verified(box.work, TAG, public, log=logged.append)
+    assert outcome is not None and outcome.verified
+    with pytest.raises(UsageError, match="must be verified before it is used"):
+        require_verified(box.work, TAG, None, log=logged.append)
+    assert require_verified(box.work, TAG, None, allow_unverified=True, log=logged.append) is None
+    assert f"warning: {TAG} is used WITHOUT verification (--allow-unverified)" in logged
+    other = KeyVerification(box.root / "other.pub")
+    with pytest.raises(GateFailed, match=f"{TAG} does not verify: signature: ") as raised:
+        require_verified(box.work, TAG, other, log=logged.append)
+    assert raised.value.exit_code == 1

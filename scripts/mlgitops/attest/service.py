@@ -54,7 +54,7 @@ from mlgitops.attest.statement import (
     read_claims,
 )
 from mlgitops.core.release_notes import DataHash, data_hashes_from_dvcfile, data_hashes_from_lock
-from mlgitops.errors import GateFailed, InputError, Location
+from mlgitops.errors import GateFailed, InputError, Location, UsageError
 from mlgitops.proc import git
 
 Log = Callable[[str], None]
@@ -474,22 +474,28 @@ def require_verified(
     verification: Verification | None,
     *,
     allow_unverified: bool = False,
+    dvc_remote: str | None = None,
     log: Log = print,
 ) -> VerifyOutcome | None:
     """The gate for serve, predict and deploy: GateFailed unless `ref` verifies.
 
-    `allow_unverified` (an explicit override flag of the caller) skips the check and
-    logs that it did; so does a caller without any verification key or identity.
+    `allow_unverified` (the caller's explicit override flag) skips the checks and logs a
+    warning; without it, a caller with no key or identity to verify with is a UsageError.
     """
-    if allow_unverified or verification is None:
-        why = "--allow-unverified" if allow_unverified else "no --key or --identity"
-        log(f"warning: {ref} is used WITHOUT verification ({why})")
+    if allow_unverified:
+        log(f"warning: {ref} is used WITHOUT verification (--allow-unverified)")
         return None
-    outcome = verify_version(repo, ref, verification, log=log)
+    if verification is None:
+        raise UsageError(
+            f"{ref} must be verified before it is used",
+            hint="pass --key PUBLIC.pem or --identity ID (see 'mlgitops verify --help'), "
+            "or --allow-unverified to use it unverified",
+        )
+    outcome = verify_version(repo, ref, verification, dvc_remote=dvc_remote, log=log)
     if not outcome.verified:
         raise GateFailed(
             f"{outcome.ref.tag} does not verify: "
             + "; ".join(f"{p.check}: {p.message}" for p in outcome.problems),
-            hint="use a version that verifies, or pass the override flag knowingly",
+            hint="use a version that verifies, or pass --allow-unverified knowingly",
         )
     return outcome

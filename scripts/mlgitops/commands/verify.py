@@ -39,6 +39,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("ref", metavar="MODEL@vX.Y.Z|MODEL#STAGE", help="the version to verify")
+    add_verification_arguments(parser)
+    parser.add_argument(
+        "--rebuild", action="store_true", help="also rebuild the version from scratch"
+    )
+    parser.add_argument(
+        "--metrics-tolerance",
+        type=float,
+        default=0.0,
+        metavar="REL",
+        help="with --rebuild: accept metrics files whose numbers differ by at most this "
+        "relative amount (default 0: byte for byte)",
+    )
+    parser.add_argument("--repo", type=Path, default=Path("."), help="repository (default: .)")
+    parser.add_argument("--dvc-remote", help="DVC remote holding the model (default: core.remote)")
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    parser.set_defaults(handler=run)
+
+
+def add_verification_arguments(parser: argparse.ArgumentParser, *, gate: bool = False) -> None:
+    """--key | --identity [--issuer] [--trust-config]; with `gate` (serve, predict,
+    deploy) also --allow-unverified. Read them back with `verification_from(args)`."""
     who = parser.add_mutually_exclusive_group()
     who.add_argument(
         "--key", type=Path, help="public key (PEM) of key-based signing (env MLGITOPS_VERIFY_KEY)"
@@ -59,29 +80,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Sigstore client trust configuration (JSON): verifies keyless signatures "
         "offline; without it the public Sigstore trust root is fetched",
     )
-    parser.add_argument(
-        "--rebuild", action="store_true", help="also rebuild the version from scratch"
-    )
-    parser.add_argument(
-        "--metrics-tolerance",
-        type=float,
-        default=0.0,
-        metavar="REL",
-        help="with --rebuild: accept metrics files whose numbers differ by at most this "
-        "relative amount (default 0: byte for byte)",
-    )
-    parser.add_argument("--repo", type=Path, default=Path("."), help="repository (default: .)")
-    parser.add_argument("--dvc-remote", help="DVC remote holding the model (default: core.remote)")
-    parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
-    parser.set_defaults(handler=run)
+    if gate:
+        parser.add_argument(
+            "--allow-unverified",
+            action="store_true",
+            help="use the version even if it is not signed or does not verify (logged)",
+        )
 
 
-def verification_from(args: argparse.Namespace) -> Verification:
+def verification_from(args: argparse.Namespace, *, required: bool = True) -> Verification | None:
+    """The key or identity the arguments name; None (when not `required`) if neither."""
     if args.identity:
         return IdentityVerification(args.identity, args.issuer, args.trust_config)
     key = args.key or (Path(os.environ["MLGITOPS_VERIFY_KEY"]) if os.environ.get(
         "MLGITOPS_VERIFY_KEY") else None)  # fmt: skip
     if key is None:
+        if not required:
+            return None
         raise UsageError(
             "nothing to verify the signature with",
             hint="pass --key PUBLIC.pem, or --identity ID [--issuer URL] for keyless signing",
@@ -98,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics_tolerance < 0:
         raise UsageError("--metrics-tolerance must be 0 or more")
     verification = verification_from(args)
+    assert verification is not None
     root = Path(git("rev-parse", "--show-toplevel", cwd=args.repo))
 
     def log(message: str) -> None:
