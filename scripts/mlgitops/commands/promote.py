@@ -8,9 +8,11 @@ Run on the default branch after a merge. Versions come from the merged PR's
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from mlgitops.attest.signing import Signing, choose_signing
 from mlgitops.core.tags import Version
 from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
 from mlgitops.services.promotion import (
@@ -131,6 +133,8 @@ def publish(settings: ActionsSettings, results: list[PromotionResult]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = ActionsSettings.from_environ()
+    # A missing key file is an error before anything is tagged, not after.
+    signing = choose_signing(args.signing_key, os.environ) if not args.dry_run else None
     promoter = build_promoter(args, settings, api=True)
     commit = resolve_commit(promoter.repo)
     release = read_release_settings(promoter.repo)
@@ -172,21 +176,17 @@ def run(args: argparse.Namespace) -> int:
                 )
             )
     if not args.dry_run:
-        attest_versions(args, promoter, results)
+        attest_versions(signing, promoter, results)
     publish(settings, results)
     return 0
 
 
 def attest_versions(
-    args: argparse.Namespace, promoter: Promoter, results: list[PromotionResult]
+    signing: Signing | None, promoter: Promoter, results: list[PromotionResult]
 ) -> None:
     """Sign and attest each version this run registered (after its tag and release)."""
-    import os
-
     from mlgitops.attest.service import attest_release
-    from mlgitops.attest.signing import choose_signing
 
-    signing = choose_signing(getattr(args, "signing_key", None), os.environ)
     for result in results:
         if result.tag and result.status in ("promoted", "already-promoted"):
             attest_release(
