@@ -309,3 +309,38 @@ def test_the_gate_for_serving_refuses_what_does_not_verify(box: Sandbox) -> None
     with pytest.raises(GateFailed, match=f"{TAG} does not verify: signature: ") as raised:
         require_verified(box.work, TAG, other, log=logged.append)
     assert raised.value.exit_code == 1
+
+
+@pytest.mark.slow
+def test_policy_requires_reproducible_releases_and_the_notes_say_so(
+    tmp_path: Path,
+    localhub: LocalHub,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    box = Sandbox(tmp_path / "governed").create()
+    policy = box.work / "governance" / "policy.yaml"
+    policy.parent.mkdir()
+    policy.write_text(
+        "version: 1\nmetrics:\n  accuracy:\n    higher_is_better: true\n"
+        "release:\n  require_reproducible: true\n",
+        encoding="utf-8",
+    )
+    box.commit("policy")
+    origin = box.root / "origin.git"
+    sh("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=box.root)
+    sh("git", "remote", "add", "origin", str(origin), cwd=box.work)
+    sh("git", "push", "--quiet", "origin", "main", cwd=box.work)
+    private, _ = make_key_pair(box.root, "k")
+    use_hub(monkeypatch, localhub)
+    code, out = mlgitops(
+        capsys, monkeypatch, box.work, "promote", "--version", "v1.0.0", "--signing-key",
+        str(private),
+    )  # fmt: skip
+    assert code == 0, out
+    body = localhub.releases(REPOSITORY)[0]["body"]
+    assert "## Reproducibility" in body
+    assert "identical, byte for byte" in body and "Rebuilt from scratch in " in body
+    provenance = json.loads(stored(box, PROVENANCE_FILE).read_text())
+    (byproduct,) = provenance["predicate"]["runDetails"]["byproducts"]
+    assert byproduct["annotations"]["identical"] is True
