@@ -70,9 +70,36 @@ def choose_signing(key: str | None, environ: dict[str, str] | os._Environ[str]) 
         if not path.is_file():
             raise InputError("signing key file not found", location=Location(str(path)))
         return KeySigning(path)
-    if oidc_available(environ) and importlib.util.find_spec("model_signing") is not None:
+    if oidc_available(environ) and signing_available():
         return KeylessSigning()
     return None
+
+
+def make_key_pair(private: Path, public: Path) -> None:
+    """An EC P-256 key pair in PEM, the private key unencrypted (what model-signing
+    1.1.1 reads; its password option does not work). Same as
+    `openssl ecparam -name prime256v1 -genkey -noout` and `openssl ec -pubout`."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    private.chmod(0o600)
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+
+def signing_available() -> bool:
+    return importlib.util.find_spec("model_signing") is not None
 
 
 def _hashing() -> Any:
