@@ -344,3 +344,11 @@ def test_policy_requires_reproducible_releases_and_the_notes_say_so(
     provenance = json.loads(stored(box, PROVENANCE_FILE).read_text())
     (byproduct,) = provenance["predicate"]["runDetails"]["byproducts"]
     assert byproduct["annotations"]["identical"] is True
+
+
+def test_a_half_published_attestation_is_not_overwritten(box: Sandbox) -> None:
+    stored(box, PROVENANCE_FILE).unlink()
+    before = stored(box, SIGNATURE_FILE).read_bytes()
+    with pytest.raises(GateFailed, match=r"already holds a different model\.sig"):
+        attest_release(box.work, tag=TAG, signing=KeySigning(box.root / "other.key"), log=quiet)
+    assert stored(box, SIGNATURE_FILE).read_bytes() == before

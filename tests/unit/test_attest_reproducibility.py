@@ -87,3 +87,30 @@ def test_required_but_not_rebuilt() -> None:
     assert reproducibility_violation(True, None) == (
         "release.require_reproducible: the version was not rebuilt"
     )
+
+
+def test_the_pure_attestation_modules_import_no_io_library() -> None:
+    """statement and reproducibility take data and return data: no files, tools, network."""
+    import ast
+    from pathlib import Path
+
+    import mlgitops.attest as package
+
+    forbidden = {"yaml", "jsonschema", "dvc", "git", "github", "subprocess", "os", "pathlib",
+                 "requests", "model_signing", "sigstore", "shutil", "tempfile"}  # fmt: skip
+    for name in ("statement.py", "reproducibility.py"):
+        tree = ast.parse((Path(package.__file__).parent / name).read_text(encoding="utf-8"))
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.split(".")[0])
+                if node.module.startswith("mlgitops."):
+                    assert node.module.startswith(
+                        ("mlgitops.core.", "mlgitops.attest.statement")
+                    ), (
+                        name,
+                        node.module,
+                    )
+        assert not imported & forbidden, (name, imported & forbidden)
