@@ -352,3 +352,33 @@ def test_a_half_published_attestation_is_not_overwritten(box: Sandbox) -> None:
     with pytest.raises(GateFailed, match=r"already holds a different model\.sig"):
         attest_release(box.work, tag=TAG, signing=KeySigning(box.root / "other.key"), log=quiet)
     assert stored(box, SIGNATURE_FILE).read_bytes() == before
+
+
+def test_a_directory_model_is_signed_file_by_file(tmp_path: Path) -> None:
+    """A `dvc add`ed model directory (no pipeline): every file is a provenance subject."""
+    work, remote = tmp_path / "work", tmp_path / "remote"
+    work.mkdir()
+    remote.mkdir()
+    sh("git", "init", "--quiet", "--initial-branch=main", cwd=work)
+    sh("dvc", "init", "--quiet", cwd=work)
+    sh("dvc", "remote", "add", "--default", "storage", str(remote), cwd=work)
+    (work / "models" / "bundle" / "weights").mkdir(parents=True)
+    (work / "models" / "bundle" / "config.json").write_text('{"layers": 2}\n')
+    (work / "models" / "bundle" / "weights" / "w.bin").write_bytes(bytes(range(256)))
+    sh("dvc", "add", "--quiet", "models/bundle", cwd=work)
+    (work / "dvc.yaml").write_text("artifacts:\n  bundle:\n    path: models/bundle\n")
+    sh("git", "add", "-A", cwd=work)
+    sh("git", "commit", "--quiet", "-m", "bundle", cwd=work)
+    sh("dvc", "push", "--quiet", cwd=work)
+    sh("git", "tag", "-a", "bundle@v1.0.0", "-m", "register", cwd=work)
+    private, public = make_key_pair(tmp_path, "k")
+    attest_release(work, tag="bundle@v1.0.0", signing=KeySigning(private), log=quiet)
+    statement = json.loads(
+        (remote / "attestations" / "bundle" / "v1.0.0" / PROVENANCE_FILE).read_text()
+    )
+    assert [s["name"] for s in statement["subject"]] == [
+        "models/bundle/config.json",
+        "models/bundle/weights/w.bin",
+    ]
+    outcome = verify_version(work, "bundle@v1.0.0", KeyVerification(public), log=quiet)
+    assert outcome.verified, outcome.problems

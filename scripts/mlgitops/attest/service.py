@@ -205,10 +205,8 @@ def build_release(
 ) -> Path:
     """Write the release folder of `ref` into `out/release` (model from `model_root`) and
     return it; its provenance statement is built here."""
-    lock_bytes = sources.read_bytes(repo, ref.commit, "dvc.lock")
-    if lock_bytes is None:
-        raise InputError(f"no dvc.lock at {ref.tag}", location=Location("dvc.lock"))
-    lock = yaml.safe_load(lock_bytes.decode("utf-8")) or {}
+    # A model tracked by a .dvc file alone (no pipeline) has no dvc.lock.
+    lock = _yaml_at(repo, ref.commit, "dvc.lock") or {}
     files = _release_files(repo, ref.commit, lock)
     requirements = []
     for name in files:
