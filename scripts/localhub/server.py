@@ -21,6 +21,7 @@ seeded and inspected through the JSON admin endpoints under `/_localhub/`.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
@@ -557,8 +558,37 @@ class LocalHub:
             "created_at": release["created_at"],
             "published_at": None if release["draft"] else release["created_at"],
             "author": self._user_json(release["author"]),
-            "assets": [],
+            "assets": [self._asset_json(repo, a) for a in release.get("assets", [])],
         }
+
+    def _asset_json(self, repo: str, asset: dict[str, Any]) -> dict[str, Any]:
+        tag = quote(asset["tag_name"], safe="")
+        return {
+            "url": f"{self.api_url}/repos/{repo}/releases/assets/{asset['id']}",
+            "browser_download_url": f"{self.server_url}/{repo}/releases/download/{tag}/"
+            + quote(asset["name"]),
+            "id": asset["id"],
+            "node_id": f"RA_{asset['id']}",
+            "name": asset["name"],
+            "label": asset["label"],
+            "state": "uploaded",
+            "content_type": asset["content_type"],
+            "size": asset["size"],
+            "download_count": 0,
+            "created_at": asset["created_at"],
+            "updated_at": asset["created_at"],
+            "uploader": self._user_json(asset["uploader"]),
+        }
+
+    def release_assets(self, repo: str, tag: str) -> dict[str, bytes]:
+        """Name → bytes of the assets of the release of `tag` (for tests)."""
+        with self._lock:
+            for release in self._repo(repo)["releases"].values():
+                if release["tag_name"] == tag:
+                    return {
+                        a["name"]: base64.b64decode(a["content"]) for a in release.get("assets", [])
+                    }
+        return {}
 
     def _status_json(self, repo: str, status: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -656,7 +686,9 @@ class LocalHub:
             if method != "GET" and user is None:
                 raise HubError(401, "Requires authentication")
             payload: dict[str, Any] = {}
-            if method in {"POST", "PATCH", "PUT"}:
+            if handler in _BINARY_BODY:
+                payload = {"content": raw_body}
+            elif method in {"POST", "PATCH", "PUT"}:
                 try:
                     payload = json.loads(raw_body or b"{}")
                 except json.JSONDecodeError:
@@ -960,6 +992,39 @@ def _edit_release(request: _Request) -> tuple[int, dict[str, str], Any]:
     return 200, {}, request.hub._release_json(request.repo, release)
 
 
+def _list_assets(request: _Request) -> tuple[int, dict[str, str], Any]:
+    assets = _find_release(request).get("assets", [])
+    return _paginate(request, [request.hub._asset_json(request.repo, a) for a in assets])
+
+
+def _upload_asset(request: _Request) -> tuple[int, dict[str, str], Any]:
+    """POST .../releases/{id}/assets?name=N&label=L with the file as the raw body."""
+    release = _find_release(request)
+    name = request.query.get("name")
+    if not name:
+        raise HubError(422, "Validation Failed", [{"resource": "ReleaseAsset", "field": "name",
+                                                   "code": "missing_field"}])  # fmt: skip
+    assets = release.setdefault("assets", [])
+    if any(a["name"] == name for a in assets):
+        raise HubError(422, "Validation Failed", [{"resource": "ReleaseAsset", "field": "name",
+                                                   "code": "already_exists"}])  # fmt: skip
+    content: bytes = request.payload["content"]
+    assert request.user is not None
+    asset = {
+        "id": request.hub._new_id(),
+        "tag_name": release["tag_name"],
+        "name": name,
+        "label": request.query.get("label") or "",
+        "content_type": "application/octet-stream",
+        "size": len(content),
+        "content": base64.b64encode(content).decode("ascii"),
+        "created_at": _now(),
+        "uploader": request.user,
+    }
+    assets.append(asset)
+    return 201, {}, request.hub._asset_json(request.repo, asset)
+
+
 def _create_status(request: _Request) -> tuple[int, dict[str, str], Any]:
     hub, repo, sha = request.hub, request.repo, request.params["sha"]
     state = request.string("state", required=True, resource="Status")
@@ -1083,11 +1148,16 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", _REPO + r"/releases/tags/(?P<tag>.+)", _release_by_tag),
         ("GET", _REPO + r"/releases/(?P<id>\d+)", _get_release),
         ("PATCH", _REPO + r"/releases/(?P<id>\d+)", _edit_release),
+        ("GET", _REPO + r"/releases/(?P<id>\d+)/assets", _list_assets),
+        ("POST", _REPO + r"/releases/(?P<id>\d+)/assets", _upload_asset),
         ("POST", _REPO + r"/statuses/(?P<sha>[^/]+)", _create_status),
         ("GET", _REPO + r"/commits/(?P<ref>.+)/statuses", _list_statuses),
         ("GET", _REPO + r"/statuses/(?P<ref>[^/]+)", _list_statuses),
     ]
 ]
+
+# Routes whose request body is a file, not JSON.
+_BINARY_BODY = {_upload_asset}
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -39,6 +39,9 @@ COMMAND_MODULES = (
     "rollback",
     "history",
     "drift",
+    "verify",
+    "predict",
+    "serve",
     "demo",
 )
 

@@ -48,6 +48,13 @@ def test_demo_runs_the_whole_lifecycle_offline(tmp_path: Path) -> None:
     assert sorted(r["tag_name"] for r in releases) == [f"{MODEL}@v1.0.0", f"{MODEL}@v1.1.0"]
     assert "already promoted" in result.stdout
     assert "Lifecycle finished" in result.stdout
+    # Each version is signed at promotion (a demo key) and verified by key.
+    for version in ("v1.0.0", "v1.1.0"):
+        assert f"{MODEL}@{version}: signed with key signing.key" in result.stdout
+    assert "ok      signature" in result.stdout and "FAILED" not in result.stdout
+    for release in releases:
+        names = sorted(asset["name"] for asset in release.get("assets", []))
+        assert names == ["model.sig", "provenance.intoto.json"], release["tag_name"]
 
 
 def test_demo_refuses_a_non_empty_output_folder(tmp_path: Path) -> None:

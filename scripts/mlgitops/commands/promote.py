@@ -13,9 +13,11 @@ version's, a tag of that name elsewhere, bad input, or git/DVC/GitHub failing.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from mlgitops.attest.signing import Signing, choose_signing
 from mlgitops.core.tags import Version
 from mlgitops.errors import InputError, Outcome, UsageError
 from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
@@ -73,6 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="re-upload the objects the DVC remote is missing or holds corrupted, from the "
         "local cache (each verified first), then verify the remote and tag",
+    )
+    parser.add_argument(
+        "--signing-key",
+        metavar="PATH",
+        help="sign each new version with this EC private key (PEM, unencrypted; env "
+        "MLGITOPS_SIGNING_KEY); in GitHub Actions with id-token: write, keyless Sigstore",
     )
     parser.set_defaults(handler=run)
 
@@ -149,6 +157,8 @@ def publish(settings: ActionsSettings, results: list[PromotionResult]) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     settings = ActionsSettings.from_environ()
+    # A missing key file is an error before anything is tagged, not after.
+    signing = choose_signing(args.signing_key, os.environ) if not args.dry_run else None
     promoter = build_promoter(args, settings, api=True)
     commit = head_commit(promoter.ws)
     models = promoter.ws.models_to_release(commit, args.model)
@@ -178,5 +188,25 @@ def run(args: argparse.Namespace) -> Outcome:
                     dry_run=args.dry_run,
                 )
             )
+    if not args.dry_run:
+        attest_versions(signing, promoter, results)
     publish(settings, results)
     return Outcome.DONE
+
+
+def attest_versions(
+    signing: Signing | None, promoter: Promoter, results: list[PromotionResult]
+) -> None:
+    """Sign and attest each version this run registered (after its tag and release)."""
+    from mlgitops.attest.service import attest_release
+
+    for result in results:
+        if result.tag and result.status in ("promoted", "already-promoted"):
+            attest_release(
+                promoter.ws.root,
+                tag=result.tag,
+                signing=signing,
+                dvc_remote=promoter.data_policy.remote,
+                host=promoter.host,  # type: ignore[arg-type]
+                log=promoter.log,
+            )

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import requests
@@ -98,6 +99,10 @@ class GitHubHost(Protocol):
     def create_release(self, tag: str, name: str, body: str) -> Release: ...
 
     def update_release(self, release_id: int, name: str, body: str) -> Release: ...
+
+    def list_release_assets(self, release_id: int) -> list[str]: ...
+
+    def upload_release_asset(self, release_id: int, path: Path, name: str) -> str: ...
 
     def find_open_issue(
         self, marker: str, label: str | None = None, author: str | None = None
@@ -436,6 +441,35 @@ class PyGithubHost:
             return _release(release)
 
         return self._retrying.call(f"update release {release_id}", update)
+
+    def list_release_assets(self, release_id: int) -> list[str]:
+        """The names of the release's assets."""
+
+        def names() -> list[str]:
+            release = self._repo.get_release(release_id)
+            return [str(asset.name) for asset in release.get_assets()]
+
+        return self._retrying.call(f"list the assets of release {release_id}", names)
+
+    def upload_release_asset(self, release_id: int, path: Path, name: str) -> str:
+        """Upload `path` as asset `name`; its download URL. A retry first looks for the
+        asset a failed attempt may have created."""
+
+        def upload() -> str:
+            release = self._repo.get_release(release_id)
+            asset = release.upload_asset(
+                str(path), name=name, content_type="application/octet-stream"
+            )
+            return str(asset.browser_download_url)
+
+        def recover() -> str | None:
+            release = self._repo.get_release(release_id)
+            for asset in release.get_assets():
+                if asset.name == name and int(asset.size) == path.stat().st_size:
+                    return str(asset.browser_download_url)
+            return None
+
+        return self._retrying.call(f"upload {name} to release {release_id}", upload, recover)
 
     # ------------------------------------------------------------------ issues
     def find_open_issue(

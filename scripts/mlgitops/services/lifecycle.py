@@ -22,6 +22,7 @@ from typing import TextIO
 import yaml
 
 from localhub.server import LocalHub  # the demo plays GitHub with it
+from mlgitops.attest.signing import make_key_pair, signing_available
 from mlgitops.errors import GateFailed, InputError, Location, ToolError
 from mlgitops.proc import git, run
 
@@ -97,6 +98,10 @@ class Lifecycle:
             )
         return result.returncode, result.stdout
 
+    @property
+    def signing_key(self) -> Path:
+        return self.workdir / "signing.key"
+
     def git(self, *args: str) -> str:
         return git(*args, cwd=self.project)
 
@@ -121,6 +126,9 @@ class Lifecycle:
             "GITHUB_SHA": self.git("rev-parse", "HEAD"),
             "GITHUB_STEP_SUMMARY": str(run_dir / "step_summary.md"),
             "GITHUB_OUTPUT": str(run_dir / "output.txt"),
+            **(
+                {"MLGITOPS_SIGNING_KEY": str(self.signing_key)} if self.signing_key.exists() else {}
+            ),
         }
 
     # -- the phases ---------------------------------------------------------------------
@@ -170,6 +178,9 @@ class Lifecycle:
             self.git("remote", "add", "origin", str(self.origin))
             self.git("push", "--quiet", "origin", "main")
             self.say(f"    DVC remote: {remote}\n    origin:     {self.origin}")
+            if signing_available():  # the [attest] extra: releases are signed and verified
+                make_key_pair(self.signing_key, self.signing_key.with_suffix(".pub"))
+                self.say(f"    signing key: {self.signing_key} (EC P-256, for this demo)")
 
     def train_baseline(self, hub: LocalHub) -> None:
         with self.phase("Train the baseline on main and promote it (dvc repro, push, tag)"):
@@ -284,6 +295,11 @@ class Lifecycle:
             self.say(_indent(output))
             tags = git("tag", "--list", cwd=self.origin).splitlines()
             self.say(f"    tags on origin: {', '.join(tags)}")
+            if self.signing_key.exists():
+                version = sorted(t for t in tags if "@v" in t)[-1]
+                public = str(self.signing_key.with_suffix(".pub"))
+                _, output = self.mlgitops("verify", version, "--key", public)
+                self.say(_indent(output))
             releases = hub.releases(REPOSITORY)
             if releases:
                 latest = releases[-1]
