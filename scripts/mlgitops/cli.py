@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "validate",
     "promote",
     "rollback",
+    "deploy",
     "history",
     "drift",
     "demo",
