@@ -9,15 +9,16 @@ that changes a stage). In order, so that a failure leaves nothing half-done:
    run the gate (smoke test, bounded load test); a failure stops here, nothing assigned;
 3. publish the servable copy to the DVC remote and render + validate the manifests;
 4. write the GTO stage tag(s) (assignment or rollback), through the promotion code;
-5. write the files under deploy/, commit them on the branch
-   `mlgitops/deploy/<model>-<stage>` (from HEAD, without touching the index or working
-   tree's other files), push it, and open or update the deploy PR.
+5. commit the files under deploy/ on the branch `mlgitops/deploy/<model>-<stage>`
+   (on HEAD, in a private index: the working tree stays as it is), push it, and open or
+   update the deploy PR; without the GitHub API, write them into the working tree.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -45,6 +46,7 @@ from mlgitops.services.promotion import (
     list_tag_refs,
     read_models,
     select_models,
+    show_file,
 )
 
 POLICY_FILE = "governance/policy.yaml"
@@ -121,7 +123,9 @@ def repository_url(repo: Path, repository: str | None, server_url: str, remote: 
             f"no git remote '{remote}'",
             hint="set GITHUB_REPOSITORY=owner/name, or 'git remote add origin URL'",
         )
-    return result.stdout.strip()
+    url = result.stdout.strip()
+    scp_like = re.fullmatch(r"([^@/:]+@[^:/]+):(.+)", url)
+    return f"ssh://{scp_like[1]}/{scp_like[2]}" if scp_like else url
 
 
 def default_branch(repo: Path, remote: str) -> str:
@@ -177,10 +181,12 @@ def _yaml(document: dict[str, Any]) -> str:
     return HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
-def _read_yaml(path: Path) -> Any:
+def _committed_yaml(repo: Path, commit: str, path: str) -> Any:
+    """A manifest as `commit` has it (the state the cluster follows), or None."""
+    text = show_file(repo, commit, path)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        return yaml.safe_load(text) if text is not None else None
+    except yaml.YAMLError:
         return None
 
 
@@ -243,7 +249,9 @@ class Deployer:
                 str(error), location=Location(".dvc/config", key=f'remote "{remote.name}".url')
             ) from None
         path = manifests.manifest_path(model.name, request.stage)
-        previous_tag, previous_canary = manifests.deployed_state(_read_yaml(self.repo / path))
+        previous_tag, previous_canary = manifests.deployed_state(
+            _committed_yaml(self.repo, head, path)
+        )
         canary = self._canary(action, request, settings, previous_tag, previous_canary, tag)
         deployed = manifests.DeployedVersion(model.name, str(target), tag, entry.commit, md5)
         files = {
@@ -275,12 +283,18 @@ class Deployer:
             model, request, action, target, entry.commit, release
         )
         texts = {name: _yaml(document) for name, document in files.items()}
-        for name, text in texts.items():
-            destination = self.repo / name
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            destination.write_text(text, encoding="utf-8")
-        self.log(f"wrote {', '.join(sorted(texts))}")
-        self._open_pull_request(outcome, texts, head, remote_name)
+        if self.host is None:
+            # No pull request to carry the change: the working tree does, for review.
+            for name, text in texts.items():
+                destination = self.repo / name
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_text(text, encoding="utf-8")
+            self.log(
+                f"wrote {', '.join(sorted(texts))}; no GitHub API (GITHUB_REPOSITORY, "
+                "GITHUB_TOKEN): commit them, or open the deploy PR by hand"
+            )
+        else:
+            self._open_pull_request(outcome, texts, head, remote_name)
         return outcome
 
     # -- steps ---------------------------------------------------------------------------
@@ -360,7 +374,7 @@ class Deployer:
         if problems:
             raise InputError(
                 "rendered manifests break their CRD schema: " + "; ".join(problems[:10]),
-                location=Location(POLICY_FILE, key="deploy"),
+                hint=f"check the deploy: section of {POLICY_FILE} and the repository URL",
             )
 
     def _write_stage(
