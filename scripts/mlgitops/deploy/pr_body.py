@@ -25,9 +25,17 @@ class DeployChange:
     release_url: str | None = None
 
 
+def _verb(change: DeployChange) -> str:
+    return {"rollback": "Roll back", "traffic": "Shift traffic of"}.get(change.action, "Deploy")
+
+
 def title(change: DeployChange) -> str:
-    verb = {"rollback": "Roll back", "traffic": "Shift traffic of"}.get(change.action, "Deploy")
-    return f"{verb} {change.model} {change.stage}: {change.tag.rpartition('@')[2]}"
+    """The PR title (plain text: GitHub renders no markup in titles)."""
+    return f"{_verb(change)} {change.model} {change.stage}: {change.tag.rpartition('@')[2]}"
+
+
+def _heading(change: DeployChange) -> str:
+    return f"{_verb(change)} {code(change.model)} in {code(change.stage)}: {code(change.tag)}"
 
 
 def _gate_section(gate: GateResult | None, gated: bool) -> list[str]:
@@ -73,7 +81,7 @@ def render_body(
     previous = code(change.previous_tag) if change.previous_tag else "nothing deployed"
     lines = [
         MARKER,
-        f"## {title(change)}",
+        f"## {_heading(change)}",
         "",
         "Merging this pull request changes the desired state of "
         f"{code(change.stage)}; Argo CD or Flux applies it to the cluster.",
