@@ -30,6 +30,8 @@ COMMAND_MODULES = (
     "deploy",
     "history",
     "drift",
+    "predict",
+    "serve",
     "demo",
 )
 
