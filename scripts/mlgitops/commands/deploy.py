@@ -26,7 +26,7 @@ from mlgitops.errors import EXIT_OK, GateFailed, InputError, Location, UsageErro
 from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
 
 if TYPE_CHECKING:
-    from mlgitops.services.deploy import DeployHost, ServeFn
+    from mlgitops.services.deploy import DeployHost
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -96,7 +96,7 @@ def check(root: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from mlgitops.commands.promote import build_promoter
-    from mlgitops.services.deploy import Deployer, DeployRequest
+    from mlgitops.services.deploy import Deployer, DeployRequest, available_server
     from mlgitops.services.promotion import repo_root
 
     if args.check:
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     deployer = Deployer(
         promoter=promoter,
         host=_connect(settings),
-        serve=_serve_function(),
+        serve=available_server(),
         repository=settings.repository,
         server_url=settings.server_url,
         run_url=run_url,
@@ -144,8 +144,3 @@ def _connect(settings: ActionsSettings) -> DeployHost | None:
     from mlgitops.github.client import connect
 
     return connect(settings)
-
-
-def _serve_function() -> ServeFn | None:
-    """The local MLServer starter of the `serve` extra, or None when it is not installed."""
-    return None

@@ -86,13 +86,12 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def infer_request(rows: Sequence[Row], columns: Sequence[Column]) -> dict[str, Any]:
-    """A V2 inference request with one named input per column."""
+    """A V2 inference request with one named input per column (the pandas codec's form)."""
     return {
-        "parameters": {"content_type": "pd"},
         "inputs": [
             {
                 "name": column.name,
-                "shape": [len(rows), 1],
+                "shape": [len(rows)],
                 "datatype": column.datatype,
                 "data": [row[column.name] for row in rows],
             }

@@ -16,12 +16,13 @@ that changes a stage). In order, so that a failure leaves nothing half-done:
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import re
 import tempfile
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -110,6 +111,20 @@ def read_policy(repo: Path) -> tuple[ReleaseSettings, DeploySettings]:
     release = ReleaseSettings(parse_bump(policy.release.default_bump), policy.release.stages)
     data = policy.document.data if isinstance(policy.document.data, dict) else {}
     return release, deploy_settings(data.get("deploy"))
+
+
+@contextmanager
+def serve_with_mlserver(repo: Path, model: str, version: str) -> Iterator[tuple[str, str]]:
+    """The version served by MLServer on 127.0.0.1 (the `serve` extra), stopped after."""
+    from mlgitops.serving.server import serve_version
+
+    with serve_version(repo, format_tag(model, Version.parse(version))) as server:
+        yield server.base_url, server.model
+
+
+def available_server() -> ServeFn | None:
+    """`serve_with_mlserver` where MLServer is installed, else None (the gate cannot run)."""
+    return serve_with_mlserver if importlib.util.find_spec("mlserver") else None
 
 
 def repository_url(repo: Path, repository: str | None, server_url: str, remote: str) -> str:
