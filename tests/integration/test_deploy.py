@@ -289,7 +289,7 @@ def test_dry_run_and_check(ungated: Repo, capsys: Capsys, monkeypatch: MP) -> No
         "--dry-run",
     )  # fmt: skip
     assert code == 0, out
-    assert "Deploy demo-model staging: v0.2.0" in out
+    assert "## Deploy `demo-model` in `staging`: `demo-model@v0.2.0`" in out
     assert ungated.stage_tags() == [] and not (work / "deploy").exists()
     assert not (ungated.remote / "models").exists()
 
