@@ -18,6 +18,7 @@ contacted: merging the PR is what Argo CD or Flux applies.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", help="model name; required when dvc.yaml declares several")
     parser.add_argument("--stage", help="stage to deploy (from release.stages)")
+    parser.add_argument(
+        "--auto", action="store_true",
+        help="after a promotion: the latest version to the policy's deploy.auto_stage "
+        "(nothing when it is not set)",
+    )  # fmt: skip
     parser.add_argument(
         "--version", dest="model_version", metavar="vX.Y.Z", type=version_argument,
         help="the registered version to assign to the stage (default: the one it holds)",
@@ -101,8 +107,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.check:
         return check(repo_root(args.repo))
-    if not args.stage:
-        raise UsageError("--stage is required (or --check)")
+    if args.auto and (args.stage or args.model_version or args.rollback or args.traffic):
+        raise UsageError("--auto takes its stage from the policy and the latest version")
+    if not args.stage and not args.auto:
+        raise UsageError("--stage is required (or --auto, or --check)")
     settings = ActionsSettings.from_environ()
     promoter = build_promoter(args, settings, api=False)
     run_url = (
@@ -118,14 +126,22 @@ def run(args: argparse.Namespace) -> int:
         server_url=settings.server_url,
         run_url=run_url,
     )
-    request = DeployRequest(
-        stage=args.stage,
-        model=args.model,
-        version=args.model_version,
-        rollback=args.rollback,
-        traffic=args.traffic,
-        dry_run=args.dry_run,
-    )
+    if args.auto:
+        request = deployer.automatic_request(args.model)
+        if request is None:
+            print("deploy.auto_stage is not set in the policy: nothing to deploy")
+            set_output(settings, "action", "none")
+            return EXIT_OK
+        request = dataclasses.replace(request, dry_run=args.dry_run)
+    else:
+        request = DeployRequest(
+            stage=args.stage,
+            model=args.model,
+            version=args.model_version,
+            rollback=args.rollback,
+            traffic=args.traffic,
+            dry_run=args.dry_run,
+        )
     outcome = deployer.deploy(request)
     change = outcome.change
     set_output(settings, "tag", change.tag)

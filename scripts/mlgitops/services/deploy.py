@@ -225,6 +225,24 @@ class Deployer:
         fetch_tags(self.repo, self.promoter.git_remote)
         return build_history(model, list_tag_refs(self.repo))
 
+    def automatic_request(self, model_name: str | None) -> DeployRequest | None:
+        """What the policy's `deploy.auto_stage` asks for after a promotion: the model's
+        latest version in that stage (None when the policy asks for nothing)."""
+        _, settings = read_policy(self.repo)
+        if settings.auto_stage is None:
+            return None
+        head = git("rev-parse", "HEAD", cwd=self.repo)
+        models = select_models(read_models(self.repo, head), model_name)
+        if len(models) != 1:
+            raise UsageError("several models: pass --model to choose one")
+        history = self._history(models[0].name)
+        registered = [e.version for e in history.versions if not e.deregistered]
+        if not registered:
+            raise InputError(f"{models[0].name} has no registered version to deploy")
+        return DeployRequest(
+            stage=settings.auto_stage, model=models[0].name, version=str(max(registered))
+        )
+
     def deploy(self, request: DeployRequest) -> DeployOutcome:
         release, settings = read_policy(self.repo)
         if request.stage not in release.stages:
