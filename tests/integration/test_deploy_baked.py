@@ -85,8 +85,14 @@ def test_gate_decides_production_on_a_served_model(
     assert "**passed** (MLServer on 127.0.0.1)" in body
     assert "answered by v0.1.0" in body
     assert "40/40 one-row requests, 2 concurrent" in body
-    p50, p99 = (float(x) for x in re.search(r"\| ([\d.]+) ms / ([\d.]+) ms", body).groups())
+    found = re.search(r"\| ([\d.]+) ms / ([\d.]+) ms", body)
+    assert found is not None
+    p50, p99 = float(found[1]), float(found[2])
     assert 0 < p50 <= p99 <= 5000
+    # The release notes of the version say it too, once per stage.
+    (release,) = localhub.releases(REPOSITORY)
+    assert release["body"].count("### Deployment gate: `production`") == 1
+    assert found[0] in release["body"] and pull["html_url"] in release["body"]
 
     # The manifests of the deploy branch, checked by us and by check-jsonschema.
     branch = f"mlgitops/deploy/{model}-production"

@@ -228,3 +228,22 @@ def test_pr_body_escapes_repository_values() -> None:
     assert body.count("<!--x-->") == body.count("`m<!--x-->")
     assert "10% to `m<!--x-->@v1.0.0`" in body
     assert "nothing deployed" in body
+
+
+def test_gate_results_in_release_notes_replace_earlier_ones() -> None:
+    from mlgitops.deploy.gate import GateResult, LoadResult, SmokeResult
+    from mlgitops.deploy.pr_body import with_gate_section
+    from mlgitops.deploy.settings import LoadTest
+
+    def gate(p99: float) -> GateResult:
+        load = LoadResult(10, 10, 10, 1.0, 2.0, p99)
+        return GateResult(SmokeResult(True, 5, "v1.0.0", "ok"), load, 250, LoadTest())
+
+    once = with_gate_section("## Notes\n", "production", gate(3.0), "http://hub/pull/1")
+    twice = with_gate_section(once + "trailer\n", "production", gate(4.0), "http://hub/pull/2")
+    assert twice.count("### Deployment gate: `production`") == 1
+    assert "3.0 ms" not in twice and "2.0 ms / 4.0 ms" in twice
+    assert "`http://hub/pull/2`" in twice and "pull/1" not in twice
+    assert twice.startswith("## Notes\n") and twice.endswith("trailer\n")
+    staging = with_gate_section(twice, "staging", gate(5.0), "http://hub/pull/3")
+    assert staging.count("### Deployment gate:") == 2

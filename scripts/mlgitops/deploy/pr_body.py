@@ -105,3 +105,14 @@ def render_body(
 
 def summary_lines(changes: Sequence[DeployChange]) -> list[str]:
     return [f"- {code(c.model)} {code(c.stage)}: {code(c.tag)} ({c.action})" for c in changes]
+
+
+def with_gate_section(release_body: str, stage: str, gate: GateResult, pull_url: str) -> str:
+    """`release_body` with the gate results for `stage` (replacing earlier ones)."""
+    start, end = f"<!-- mlgitops:gate:{stage} -->", f"<!-- /mlgitops:gate:{stage} -->"
+    before, found, rest = release_body.partition(start)
+    after = rest.partition(end)[2] if found else ""
+    section = _gate_section(gate, True)
+    section[0] = f"### Deployment gate: {code(stage)}"
+    block = "\n".join([start, *section, f"Deploy PR: {code(pull_url)}", end])
+    return f"{before.rstrip()}\n\n{block}\n{after.lstrip()}".rstrip() + "\n"

@@ -1093,8 +1093,13 @@ def _create_pull(request: _Request) -> tuple[int, dict[str, str], Any]:
             raise HubError(
                 422,
                 "Validation Failed",
-                [{"resource": "PullRequest", "code": "custom",
-                  "message": f"A pull request already exists for {head}."}],
+                [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {head}.",
+                    }
+                ],
             )
     state = hub._repo(repo)
     number = state["next_number"]

@@ -33,7 +33,7 @@ from mlgitops.core.tags import Version, format_tag
 from mlgitops.core.versioning import ModelHistory, build_history
 from mlgitops.deploy import crds, manifests
 from mlgitops.deploy.gate import Column, GateResult, run_gate
-from mlgitops.deploy.pr_body import DeployChange, render_body, title
+from mlgitops.deploy.pr_body import DeployChange, render_body, title, with_gate_section
 from mlgitops.deploy.publish import model_hash, publish_version, remote_for
 from mlgitops.deploy.settings import DeploySettings, deploy_settings
 from mlgitops.errors import GateFailed, InputError, Location, ToolError, UsageError
@@ -69,9 +69,20 @@ class _Pull(Protocol):
     def html_url(self) -> str: ...
 
 
+class _Release(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+
+
 class DeployHost(Protocol):
     """What deploying needs from GitHub (mlgitops.github.client.PyGithubHost fits)."""
 
+    def get_release_by_tag(self, tag: str) -> _Release | None: ...
+    def update_release(self, release_id: int, name: str, body: str) -> Any: ...
     def find_open_pull_request(self, head_branch: str) -> _Pull | None: ...
     def create_pull_request(self, head: str, base: str, title: str, body: str) -> _Pull: ...
     def edit_pull_request(self, number: int, title: str, body: str) -> _Pull: ...
@@ -453,6 +464,19 @@ class Deployer:
             pull = self.host.create_pull_request(branch, base, title(change), outcome.body)
         outcome.pull_request_url = pull.html_url
         self.log(f"deploy PR: {pull.html_url}")
+        if outcome.gate is not None:
+            self._note_in_release(change.tag, change.stage, outcome.gate, pull.html_url)
+
+    def _note_in_release(self, tag: str, stage: str, gate: GateResult, pull_url: str) -> None:
+        """Add (or replace) the stage's gate results in the version's GitHub Release."""
+        assert self.host is not None
+        release = self.host.get_release_by_tag(tag)
+        if release is None:
+            return
+        body = with_gate_section(release.body, stage, gate, pull_url)
+        if body != release.body:
+            self.host.update_release(release.id, release.name, body)
+            self.log(f"gate results added to the release of {tag}")
 
 
 def commit_files(repo: Path, parent: str, texts: dict[str, str], message: str) -> str | None:
