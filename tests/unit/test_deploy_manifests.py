@@ -247,3 +247,16 @@ def test_gate_results_in_release_notes_replace_earlier_ones() -> None:
     assert twice.startswith("## Notes\n") and twice.endswith("trailer\n")
     staging = with_gate_section(twice, "staging", gate(5.0), "http://hub/pull/3")
     assert staging.count("### Deployment gate:") == 2
+
+
+def test_example_manifests_in_the_docs_are_current() -> None:
+    """docs/examples/ is what the renderer writes (CI validates it with check-jsonschema)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "gen-deploy-examples"
+    result = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
