@@ -12,7 +12,7 @@ DEFAULT_RESOURCES = {"cpu": "1", "memory": "2Gi"}
 @dataclass(frozen=True)
 class LoadTest:
     requests: int = 200
-    concurrency: int = 4
+    concurrency: int = 2
     max_seconds: float = 60.0
 
 
@@ -29,7 +29,7 @@ class DeploySettings:
     canary_stages: tuple[str, ...] = ("production",)
     gate_stages: tuple[str, ...] = ("production",)
     auto_stage: str | None = None
-    latency_p99_ms: float = 250.0
+    latency_p99_ms: float = 500.0
     load_test: LoadTest = LoadTest()
 
     def gated(self, stage: str) -> bool:
@@ -59,10 +59,10 @@ def deploy_settings(section: Mapping[str, Any] | None) -> DeploySettings:
         canary_stages=tuple(raw.get("canary_stages", ("production",))),
         gate_stages=tuple(raw.get("gate_stages", ("production",))),
         auto_stage=raw.get("auto_stage"),
-        latency_p99_ms=float(raw.get("latency_p99_ms", 250)),
+        latency_p99_ms=float(raw.get("latency_p99_ms", 500)),
         load_test=LoadTest(
             requests=int(load.get("requests", 200)),
-            concurrency=int(load.get("concurrency", 4)),
+            concurrency=int(load.get("concurrency", 2)),
             max_seconds=float(load.get("max_seconds", 60)),
         ),
     )
