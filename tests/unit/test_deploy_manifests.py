@@ -222,12 +222,13 @@ def test_pr_body_escapes_repository_values() -> None:
         action="assign",
         files=("deploy/production/m.yaml",),
     )
-    body = render_body(change, None, gated=False)
+    body = render_body(change, None, note="not required for this stage")
     assert "``s3://b/`x`\\|y/``" in body
     # Outside code spans no markup survives: the HTML comment is only ever inside one.
     assert body.count("<!--x-->") == body.count("`m<!--x-->")
     assert "10% to `m<!--x-->@v1.0.0`" in body
     assert "nothing deployed" in body
+    assert "Gate: not required for this stage." in body
 
 
 def test_gate_results_in_release_notes_replace_earlier_ones() -> None:

@@ -38,13 +38,19 @@ def _heading(change: DeployChange) -> str:
     return f"{_verb(change)} {code(change.model)} in {code(change.stage)}: {code(change.tag)}"
 
 
-def _gate_section(gate: GateResult | None, gated: bool) -> list[str]:
+def gate_note(action: str, gated: bool, dry_run: bool = False) -> str:
+    """Why a deploy carries no gate results."""
+    if not gated:
+        return "not required for this stage (deploy.gate_stages)"
+    if dry_run:
+        return "not run (dry run)"
+    if action == "rollback":
+        return "not run: a rollback returns to a version that passed it before"
+    return "not run: the stage already held this version when it was rendered"
+
+
+def _gate_section(gate: GateResult | None, note: str) -> list[str]:
     if gate is None:
-        note = (
-            "not run (a rollback returns to a version that passed it before)"
-            if gated
-            else "not required for this stage (deploy.gate_stages)"
-        )
         return ["### Deployment gate", "", f"Gate: {note}.", ""]
     verdict = "passed" if gate.passed else "FAILED"
     lines = ["### Deployment gate", "", f"**{verdict}** (MLServer on 127.0.0.1).", ""]
@@ -69,7 +75,7 @@ def _gate_section(gate: GateResult | None, gated: bool) -> list[str]:
 
 
 def render_body(
-    change: DeployChange, gate: GateResult | None, *, gated: bool, run_url: str | None = None
+    change: DeployChange, gate: GateResult | None, *, note: str = "", run_url: str | None = None
 ) -> str:
     """The deploy PR body: what changes in the cluster once merged, and the gate."""
     traffic = (
@@ -96,7 +102,7 @@ def render_body(
     ]
     if change.release_url:
         lines.append(f"| release | {code(change.release_url)} |")
-    lines += ["", *_gate_section(gate, gated), "### Files", ""]
+    lines += ["", *_gate_section(gate, note), "### Files", ""]
     lines += [f"- {code(path)}" for path in change.files]
     if run_url:
         lines += ["", f"Rendered by {code(run_url)}."]
@@ -112,7 +118,7 @@ def with_gate_section(release_body: str, stage: str, gate: GateResult, pull_url:
     start, end = f"<!-- mlgitops:gate:{stage} -->", f"<!-- /mlgitops:gate:{stage} -->"
     before, found, rest = release_body.partition(start)
     after = rest.partition(end)[2] if found else ""
-    section = _gate_section(gate, True)
+    section = _gate_section(gate, "")
     section[0] = f"### Deployment gate: {code(stage)}"
     block = "\n".join([start, *section, f"Deploy PR: {code(pull_url)}", end])
     return f"{before.rstrip()}\n\n{block}\n{after.lstrip()}".rstrip() + "\n"

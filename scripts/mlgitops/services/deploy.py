@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import math
 import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,7 +34,7 @@ from mlgitops.core.tags import Version, format_tag
 from mlgitops.core.versioning import ModelHistory, build_history
 from mlgitops.deploy import crds, manifests
 from mlgitops.deploy.gate import Column, GateResult, run_gate
-from mlgitops.deploy.pr_body import DeployChange, render_body, title, with_gate_section
+from mlgitops.deploy.pr_body import DeployChange, gate_note, render_body, title, with_gate_section
 from mlgitops.deploy.publish import model_hash, publish_version, remote_for
 from mlgitops.deploy.settings import DeploySettings, deploy_settings
 from mlgitops.errors import GateFailed, InputError, Location, ToolError, UsageError
@@ -53,6 +54,10 @@ from mlgitops.services.promotion import (
 POLICY_FILE = "governance/policy.yaml"
 BRANCH_PREFIX = "mlgitops/deploy/"
 GATE_ROWS = 50
+TEST_SPLIT = "data/prepared/test.csv"
+DATASET_FILE = "data/dataset.yaml"
+# pandas dtype kind -> V2 tensor datatype of the smoke and load requests
+V2_DATATYPES = {"f": "FP64", "i": "INT64", "u": "INT64", "b": "BOOL"}
 HEADER = (
     "# Desired state rendered by `mlgitops deploy`; change it with a new deploy, not by hand.\n"
 )
@@ -95,7 +100,6 @@ class DeployRequest:
     version: str | None = None
     rollback: bool = False
     traffic: int | None = None
-    run_gate: bool = True
     dry_run: bool = False
 
 
@@ -107,7 +111,6 @@ class DeployOutcome:
     branch: str | None = None
     pull_request_url: str | None = None
     body: str = ""
-    messages: list[str] = field(default_factory=list)
 
 
 def read_policy(repo: Path) -> tuple[ReleaseSettings, DeploySettings]:
@@ -164,34 +167,30 @@ def default_branch(repo: Path, remote: str) -> str:
 
 
 def gate_rows(repo: Path, commit: str) -> tuple[list[dict[str, Any]], list[Column]]:
-    """Rows of the version's test split without the target, and their V2 datatypes."""
+    """Rows of the version's test split without the target, and their V2 datatypes.
+
+    The generated pipeline's layout: `data/prepared/test.csv` (a DVC output, read from
+    the cache or the remote at `commit`) and the target named in `data/dataset.yaml`.
+    """
     import dvc.api
     import pandas as pd
 
-    dataset = run(["git", "show", f"{commit}:data/dataset.yaml"], repo, check=False)
-    target = (
-        (yaml.safe_load(dataset.stdout) or {}).get("target") if dataset.returncode == 0 else None
-    )
+    dataset = show_file(repo, commit, DATASET_FILE)
+    target = (yaml.safe_load(dataset) or {}).get("target") if dataset else None
     try:
-        text = dvc.api.read("data/prepared/test.csv", repo=str(repo), rev=commit)
+        text = dvc.api.read(TEST_SPLIT, repo=str(repo), rev=commit)
     except Exception as error:  # DVC raises many kinds; all mean "no test split"
         raise InputError(
             f"cannot read the test split of commit {commit[:12]}: {error}",
-            location=Location("data/prepared/test.csv"),
+            location=Location(TEST_SPLIT),
         ) from None
     frame = pd.read_csv(io.StringIO(str(text))).head(GATE_ROWS)
     if target in frame.columns:
         frame = frame.drop(columns=[target])
-    columns = []
-    for name, dtype in frame.dtypes.items():
-        kind = (
-            "FP64"
-            if dtype.kind == "f"
-            else "INT64"
-            if dtype.kind in "iu"
-            else ("BOOL" if dtype.kind == "b" else "BYTES")
-        )
-        columns.append(Column(str(name), kind))
+    columns = [
+        Column(str(name), V2_DATATYPES.get(dtype.kind, "BYTES"))
+        for name, dtype in frame.dtypes.items()
+    ]
     rows = [
         {column.name: _plain(value) for column, value in zip(columns, record, strict=True)}
         for record in frame.itertuples(index=False)
@@ -200,7 +199,10 @@ def gate_rows(repo: Path, commit: str) -> tuple[list[dict[str, Any]], list[Colum
 
 
 def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
+    """A JSON-ready cell: numpy scalars as Python ones, a missing value as null (NaN is
+    not JSON)."""
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _yaml(document: dict[str, Any]) -> str:
@@ -274,7 +276,7 @@ class Deployer:
         tag = format_tag(model.name, target)
         gated = settings.gated(request.stage)
         gate = None
-        if action == "assign" and gated and request.run_gate and not request.dry_run:
+        if action == "assign" and gated and not request.dry_run:
             gate = self._run_gate(model, str(target), entry.commit, settings)
             if not gate.passed:
                 raise GateFailed(
@@ -318,7 +320,8 @@ class Deployer:
             action=action, files=tuple(sorted(files)),
         )  # fmt: skip
         outcome = DeployOutcome(change, gate)
-        outcome.body = render_body(change, gate, gated=gated, run_url=self.run_url)
+        note = gate_note(action, gated, request.dry_run)
+        outcome.body = render_body(change, gate, note=note, run_url=self.run_url)
         if request.dry_run:
             self.log(f"dry run: would deploy {tag} to {request.stage} ({action}); nothing written")
             return outcome
