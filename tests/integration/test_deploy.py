@@ -333,3 +333,23 @@ def test_usage_errors(ungated: Repo, capsys: Capsys, monkeypatch: MP) -> None:
         capsys, monkeypatch, work, "deploy", "--stage", "staging", "--traffic", "0"
     )
     assert code == 2 and "1 to 100" in out
+
+
+def test_auto_deploys_the_latest_version_where_the_policy_asks(
+    ungated: Repo, capsys: Capsys, monkeypatch: MP
+) -> None:
+    work = ungated.work
+    code, out = mlgitops(capsys, monkeypatch, work, "deploy", "--auto")
+    assert code == 0, out
+    assert "deploy.auto_stage is not set" in out and ungated.stage_tags() == []
+
+    policy = work / "governance" / "policy.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8") + "  auto_stage: staging\n", "utf-8")
+    sh("git", "commit", "--quiet", "-am", "auto staging", cwd=work)
+    code, out = mlgitops(capsys, monkeypatch, work, "deploy", "--auto")
+    assert code == 0, out
+    assert ungated.stage_tags() == [f"{MODEL}#staging#1"]
+    isvc = _isvc((work / ISVC.format(stage="staging")).read_text(encoding="utf-8"))
+    assert isvc["metadata"]["labels"]["mlgitops/version"] == "v0.2.0"  # the latest
+    code, out = mlgitops(capsys, monkeypatch, work, "deploy", "--auto", "--stage", "production")
+    assert code == 2 and "--auto takes its stage from the policy" in out
