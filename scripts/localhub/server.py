@@ -280,6 +280,13 @@ class LocalHub:
             self._save()
             return self._comment_json(repo, comment)
 
+    def pulls(self, repo: str) -> list[dict[str, Any]]:
+        """Pull requests of `repo` as the API shows them, newest first."""
+        with self._lock:
+            issues = self._repo(repo)["issues"].values()
+            chosen = sorted((i for i in issues if "pull" in i), key=lambda i: -int(i["number"]))
+            return [self._pull_json(repo, issue) for issue in chosen]
+
     def releases(self, repo: str) -> list[dict[str, Any]]:
         with self._lock:
             return [self._release_json(repo, r) for r in self._repo(repo)["releases"].values()]
@@ -1125,6 +1132,87 @@ def _edit_issue(request: _Request) -> tuple[int, dict[str, str], Any]:
     return 200, {}, request.hub._issue_json(request.repo, issue)
 
 
+# ------------------------------------------------------- pull requests opened through the API
+# (deploy PRs). The hub keeps no git objects: the head branch is taken as given and its
+# `head.sha` is null, where GitHub would check that the branch exists.
+def _list_pulls(request: _Request) -> tuple[int, dict[str, str], Any]:
+    hub, repo = request.hub, request.repo
+    state = request.query.get("state", "open")
+    head = request.query.get("head")
+    base = request.query.get("base")
+    owner = repo.split("/", 1)[0]
+    found = []
+    for issue in sorted(hub._repo(repo)["issues"].values(), key=lambda i: -int(i["number"])):
+        pull = issue.get("pull")
+        if pull is None or (state != "all" and issue["state"] != state):
+            continue
+        if head is not None and head != f"{owner}:{pull['head_ref']}":
+            continue
+        if base is not None and base != pull["base_ref"]:
+            continue
+        found.append(hub._pull_json(repo, issue))
+    return _paginate(request, found)
+
+
+def _create_pull(request: _Request) -> tuple[int, dict[str, str], Any]:
+    hub, repo = request.hub, request.repo
+    title = request.string("title", required=True, resource="PullRequest")
+    head = request.string("head", required=True, resource="PullRequest")
+    base = request.string("base", required=True, resource="PullRequest")
+    assert request.user is not None and head is not None
+    head_ref = head.split(":", 1)[-1]
+    for issue in hub._repo(repo)["issues"].values():
+        pull = issue.get("pull")
+        if pull and issue["state"] == "open" and pull["head_ref"] == head_ref:
+            raise HubError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {head}.",
+                    }
+                ],
+            )
+    state = hub._repo(repo)
+    number = state["next_number"]
+    state["next_number"] = number + 1
+    now = _now()
+    issue = {
+        "number": number,
+        "id": hub._new_id(),
+        "title": title,
+        "body": request.string("body") or "",
+        "state": "open",
+        "labels": [],
+        "author": request.user,
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": None,
+        "pull": {
+            "head_sha": None,
+            "head_ref": head_ref,
+            "base_ref": base,
+            "merged": False,
+            "merge_commit_sha": None,
+            "merged_at": None,
+        },
+    }
+    state["issues"][str(number)] = issue
+    return 201, {}, hub._pull_json(repo, issue)
+
+
+def _edit_pull(request: _Request) -> tuple[int, dict[str, str], Any]:
+    issue = _pull(request)
+    for key in ("title", "body"):
+        value = request.string(key)
+        if value is not None:
+            issue[key] = value
+    issue["updated_at"] = _now()
+    return 200, {}, request.hub._pull_json(request.repo, issue)
+
+
 _REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(pattern), handler)
@@ -1142,6 +1230,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", _REPO + r"/issues/(?P<number>\d+)", _get_issue),
         ("PATCH", _REPO + r"/issues/(?P<number>\d+)", _edit_issue),
         ("GET", _REPO + r"/pulls/(?P<number>\d+)", _get_pull),
+        ("GET", _REPO + r"/pulls", _list_pulls),
+        ("POST", _REPO + r"/pulls", _create_pull),
+        ("PATCH", _REPO + r"/pulls/(?P<number>\d+)", _edit_pull),
         ("GET", _REPO + r"/commits/(?P<sha>[^/]+)/pulls", _commit_pulls),
         ("GET", _REPO + r"/releases", _list_releases),
         ("POST", _REPO + r"/releases", _create_release),

@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "validate",
     "promote",
     "rollback",
+    "deploy",
     "history",
     "drift",
     "verify",

