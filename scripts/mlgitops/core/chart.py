@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from mlgitops.core.diff import MetricDelta
@@ -112,6 +113,7 @@ SHARED_SCALE_RATIO = 4.0
 # A flat line still has a scale: this fraction of its magnitude.
 FLAT_SPAN = 0.05
 _LABEL = re.compile(r"[^A-Za-z0-9 ._@+-]")
+_LARGEST = Decimal(repr(sys.float_info.max))
 
 
 @dataclass(frozen=True)
@@ -161,14 +163,17 @@ def _span(values: Sequence[float]) -> float:
 
 
 def _axis_bounds(values: Sequence[float]) -> tuple[Decimal, Decimal]:
-    """A y-range a little wider than the values, rounded outward to a short decimal."""
-    low, high = min(values), max(values)
-    spread = high - low or max(abs(high), abs(low)) * 0.02 or 1.0
-    pad = spread * 0.1
-    unit = Decimal(1).scaleb(math.floor(math.log10(spread)) - 1)
-    bottom = (Decimal(repr(low - pad)) / unit).to_integral_value(rounding="ROUND_FLOOR") * unit
-    top = (Decimal(repr(high + pad)) / unit).to_integral_value(rounding="ROUND_CEILING") * unit
-    return bottom, top
+    """A y-range a little wider than the values, rounded outward to a short decimal.
+
+    Worked out in decimals: float padding would overflow near the largest float and
+    leave digits like 0.9234999999999.
+    """
+    low, high = Decimal(repr(min(values))), Decimal(repr(max(values)))
+    spread = high - low or max(abs(high), abs(low)) * Decimal("0.02") or Decimal(1)
+    unit = Decimal(1).scaleb(spread.adjusted() - 1)
+    bottom = ((low - spread / 10) / unit).to_integral_value(rounding=ROUND_FLOOR) * unit
+    top = ((high + spread / 10) / unit).to_integral_value(rounding=ROUND_CEILING) * unit
+    return max(bottom, -_LARGEST), min(top, _LARGEST)
 
 
 Series = tuple[str, tuple[float, ...]]  # (metric, value per version)
