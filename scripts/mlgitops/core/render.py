@@ -148,7 +148,7 @@ def _raw_text(raw: Any) -> str:
         return "true" if raw else "false"
     if raw is None:
         return "null"
-    if isinstance(raw, float):
+    if isinstance(raw, float) and not math.isfinite(raw):
         return "NaN" if math.isnan(raw) else ("Infinity" if raw > 0 else "-Infinity")
     return str(raw)
 
