@@ -134,6 +134,7 @@ def test_bake_combination(tmp_path: Path, combination: dict[str, str]) -> None:
     if context["dataset"] == "csv":
         context["csv_path"] = str(write_small_csv(tmp_path / "in" / "input.csv"))
         context["target_column"] = "churned" if context["task"] == "classification" else "tenure"
+        context["data_license"] = "ODbL-1.0"
     repo = bake(tmp_path / "out", project_name="Churn Model", **context)
 
     assert repo_files(repo) == expected_files("churn_model", context)
@@ -159,7 +160,7 @@ def test_bake_combination(tmp_path: Path, combination: dict[str, str]) -> None:
         source = Path(context["csv_path"]).read_bytes()
         assert (repo / "data/raw/data.csv").read_bytes() == source
         assert dataset["target"] == context["target_column"]
-        assert dataset["license"] == "NOASSERTION"
+        assert dataset["license"] == "ODbL-1.0" and dataset["source"] is None
 
 
 @pytest.mark.slow
