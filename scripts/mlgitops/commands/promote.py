@@ -29,6 +29,10 @@ from mlgitops.services.promotion import (
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "promote",
+        epilog=(
+            "Exit codes: 0 promoted (or already promoted), 1 the data is not in the DVC remote or\n"
+            "the stage order forbids the step, 2 bad input or git/DVC/GitHub failed."
+        ),
         help="tag and release the next model version (or assign a stage)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
