@@ -101,6 +101,7 @@ def test_history_and_governance_render(demo: Path) -> None:
     governance = mlgitops("govern", "--format", "md", cwd=project)
     assert_renders("govern", governance)
     git("switch", "-q", "stronger-regularisation", cwd=project)
+    dvc("checkout", "-q", cwd=project)
     try:
         failed = mlgitops("govern", "--base", "main", "--format", "md", cwd=project, codes=(1,))
         assert_renders("govern (failing)", failed)
@@ -108,6 +109,7 @@ def test_history_and_governance_render(demo: Path) -> None:
         assert_renders("report", report)
     finally:
         git("switch", "-q", "main", cwd=project)
+        dvc("checkout", "-q", cwd=project)
 
 
 def test_the_drift_issue_renders(demo: Path) -> None:
@@ -205,7 +207,8 @@ def test_fifty_versions_of_extreme_values_render_and_parse(extremes: Path) -> No
     lines = {plot["title"]: plot["values"] for chart in charts for plot in chart["plots"]}
     assert set(lines) == {"accuracy", "error_rate", "rmse", "flat"}  # r2 is null at head
     assert lines["rmse"] == [4279470.0 + v * 1000 for v in range(VERSIONS)] + [-4e6]
-    assert lines["error_rate"] == [_values(v)["error_rate"] for v in range(VERSIONS + 1)]
+    error_rates = [_values(v)["error_rate"] for v in range(VERSIONS)] + [_values(0)["error_rate"]]
+    assert lines["error_rate"] == error_rates
     assert lines["accuracy"][-1] == 1e-9
     assert all(len(chart["categories"]) == VERSIONS + 1 for chart in charts)
 

@@ -189,6 +189,7 @@ class Lifecycle:
                 else:
                     self.say(f"    PR #{pull.number} stays open: the required check failed.")
                     self.git("switch", "--quiet", "main")
+                    self.dvc("checkout", "--quiet")  # main's model and reports again
             self.show_history()
         self.summarise(time.perf_counter() - started)
         return 0
