@@ -137,7 +137,7 @@ def test_a_metric_missing_at_some_version_is_charted_on_its_own_versions() -> No
 def test_few_points_make_a_small_chart() -> None:
     (small,) = _charts(CASES["ones"])
     (large,) = _charts(CASES["fifty versions"])
-    assert '"height": 200' in mermaid_block(small) and '"height": 260' in mermaid_block(large)
+    assert '"height": 220' in mermaid_block(small) and '"height": 300' in mermaid_block(large)
 
 
 def test_mermaid_reads_every_chart_exactly() -> None:

@@ -222,6 +222,13 @@ def history_charts(
     return charts
 
 
+def _legend_height(lines: int) -> int:
+    """The chart height at which Mermaid still draws the legend: it only does when the
+    legend fits in the half of the height it reserves for the plot (legend font 14 px,
+    padding 10 px, 7 px between entries)."""
+    return 2 * (10 * 2 + 14 * lines + 7 * (lines - 1)) + 2
+
+
 def _init_directive(chart: Chart) -> str:
     points = len(chart.labels)
     config = {
@@ -229,8 +236,9 @@ def _init_directive(chart: Chart) -> str:
             "xyChart": {"plotColorPalette": ", ".join(colour for colour, _ in PALETTE)}
         },
         "xyChart": {
-            "width": min(900, max(420, 200 + 70 * points)),
-            "height": 200 if points <= 4 else 260,
+            # room for the legend beside the plot; a short chart when there are few points
+            "width": min(900, max(640, 400 + 40 * points)),
+            "height": max(220 if points <= 4 else 300, _legend_height(len(chart.lines))),
             "showLegend": True,
             "titleFontSize": 14,
         },
