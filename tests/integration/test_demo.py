@@ -38,7 +38,7 @@ def test_demo_runs_the_whole_lifecycle_offline(tmp_path: Path) -> None:
     state = json.loads((workdir / "github-state.json").read_text(encoding="utf-8"))
     repo = state["repos"][REPOSITORY]
     comments = {c["issue"]: c for c in repo["comments"].values()}
-    # Two runs of the comment step per PR, one sticky comment each, written by the bot.
+    # One sticky comment per PR, written by the bot (on #1 the comment step ran twice).
     assert len(repo["comments"]) == 2 and sorted(comments) == [1, 2]
     improving, blocked = comments[1]["body"], comments[2]["body"]
     assert "`train.model` | `random_forest` | `logistic_regression`" in improving

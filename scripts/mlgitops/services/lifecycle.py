@@ -296,8 +296,9 @@ class Lifecycle:
                 + governance_md.read_text(encoding="utf-8"),
                 encoding="utf-8",
             )
-            # Run the comment step twice, as a second push to the PR would: one comment.
-            for _ in range(2):
+            # On the first PR, run the comment step twice, as a second push would: still
+            # one comment.
+            for _ in range(2 if pull.number == IMPROVING_PR.number else 1):
                 self.mlgitops(
                     "comment", "--pr", str(pull.number), "--body-file", str(body), env=env
                 )
