@@ -25,7 +25,7 @@ import cmarkgfm
 import pandas as pd
 from cmarkgfm.cmark import Options
 
-from mlgitops.localhub.server import LocalHub
+from localhub.server import LocalHub
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / "scripts" / "render" / "node_modules"

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from helpers.rendering import check_markdown, parse_mermaid, require_mermaid
 
-from mlgitops.localhub.server import LocalHub
+from localhub.server import LocalHub
 from mlgitops.proc import dvc, git
 
 pytestmark = pytest.mark.slow
@@ -83,11 +83,6 @@ def test_the_pr_comments_render(demo: Path) -> None:
         assert charted == {"accuracy", "f1", "precision", "recall", "roc_auc"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the release notes' <summary>MODEL\\_CARD.md</summary> shows its backslash: markdown"
-    " escapes do not apply inside an HTML block (remove this mark with the fix)",
-)
 def test_the_release_notes_render(demo: Path) -> None:
     releases = list(_state(demo)["releases"].values())
     assert len(releases) == 2

@@ -23,7 +23,7 @@ from mlgitops.core.chart import (
     mermaid_number,
 )
 from mlgitops.core.diff import diff_metrics
-from mlgitops.core.render import HistoryPoint, ModelReport, Report, Revision, render_report
+from mlgitops.core.markdown.report import HistoryPoint, ModelReport, Report, Revision, render_report
 
 History = list[tuple[str, Mapping[str, Any]]]
 

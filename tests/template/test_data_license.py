@@ -19,7 +19,7 @@ import yaml
 from cookiecutter.exceptions import FailedHookException
 from helpers.baking import RUNNABLE, bake, write_small_csv
 
-from mlgitops.policy import load_policy
+from mlgitops.io.policy_loader import load_policy
 
 
 def _csv_answers(tmp_path: Path, **answers: str) -> dict[str, str]:
