@@ -1,7 +1,7 @@
 """`mlgitops drift`: compare the data a promoted model was trained on with current data.
 
-Exit codes: 0 no drift over the policy, 1 drift over the policy, 2 bad input or a
-tool failure (unknown revision, unreadable CSV, invalid policy, GitHub API error).
+Exit codes: 0 nothing over the policy (or fewer rows than `monitoring.min_samples`:
+no verdict), 1 drift, decay or latency over the policy, 2 bad input or a tool failure (unknown revision, unreadable CSV, invalid policy, GitHub API error).
 """
 
 from __future__ import annotations
@@ -27,11 +27,19 @@ against the `drift:` section of the policy. Without that section (or without a
 policy file) the defaults are psi_max 0.2, ks_pvalue_min 0.01, chi2_pvalue_min 0.01,
 every column, issue_label "drift".
 
+On prediction logs (a folder of segments written by the served model, or a DVC path
+of one) it also judges the logged outputs against the version's test-set predictions
+(reports/predictions.csv), the request latencies against `monitoring.latency`, and,
+with --labels, the metrics on labelled predictions against the version's
+reports/metrics.json (`monitoring.decay`). A window smaller than
+`monitoring.min_samples` gets no verdict.
+
 With --open-issue, drift over the policy opens a GitHub issue, or updates the open
 one for the same model and data path (GITHUB_TOKEN, GITHUB_REPOSITORY and
 GITHUB_API_URL are read from the environment).
 
-Exit codes: 0 no drift, 1 drift over the policy, 2 bad input or tool failure."""
+Exit codes: 0 no drift (or no verdict), 1 drift, decay or latency over the policy,
+2 bad input or tool failure."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--current",
         required=True,
         metavar="PATH",
-        help="current data: a CSV file, or a DVC-tracked path of the repository",
+        help="current data: a CSV file, a folder (or .jsonl segment) of prediction logs, or "
+        "a DVC-tracked path of the repository holding either",
+    )
+    parser.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="ground truth for prediction logs: a CSV of request_id, optional row, and one "
+        "label column; judges performance decay against the reference's metrics",
     )
     parser.add_argument(
         "--reference-path",
@@ -101,10 +116,9 @@ def run(args: argparse.Namespace) -> int:
         )
     cwd = Path.cwd()
     repo = service.repo_root((cwd / args.repo).resolve())
-    if args.policy:
-        policy = service.load_drift_policy(Path(args.policy), required=True)
-    else:
-        policy = service.load_drift_policy(repo / DEFAULT_POLICY_PATH)
+    policy_file = Path(args.policy) if args.policy else repo / DEFAULT_POLICY_PATH
+    policy = service.load_drift_policy(policy_file, required=bool(args.policy))
+    monitoring = service.load_monitoring_policy(policy_file)
     if args.retrain_branch:
         service.check_retraining(repo, (cwd / args.current).resolve(), args.retrain_branch)
     outcome = service.run_drift(
@@ -115,7 +129,10 @@ def run(args: argparse.Namespace) -> int:
         reference_path=args.reference_path,
         model=args.model,
         cwd=cwd,
+        monitoring=monitoring,
+        labels_path=args.labels,
     )
+    report = outcome.report
     markdown = render_markdown(outcome.report, marker=outcome.marker)
     if args.format == "json":
         text = json.dumps(report_to_dict(outcome.report), indent=2, ensure_ascii=False) + "\n"
@@ -131,8 +148,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     append_step_summary(settings, markdown)
-    set_output(settings, "drifted", "true" if outcome.report.drifted else "false")
-    if args.open_issue and outcome.report.drifted:
+    set_output(settings, "drifted", "true" if report.drifted else "false")
+    set_output(settings, "verdict", report.verdict)
+    if report.insufficient:
+        print(
+            f"mlgitops: {report.current_rows} rows in the window, fewer than min_samples "
+            f"({report.min_samples}): no verdict",
+            file=sys.stderr,
+        )
+    if args.open_issue and report.failed:
         from mlgitops.github.client import connect
 
         run_url = None
@@ -140,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
             run_url = f"{settings.server_url}/{settings.repository}/actions/runs/{settings.run_id}"
         issue, _created = service.publish_issue(connect(settings), outcome, run_url)
         set_output(settings, "issue-number", str(issue.number))
-    if args.retrain_branch and outcome.report.drifted:
+    if args.retrain_branch and report.needs_retraining:
         subject = outcome.model or "the model"
         commit = service.prepare_retraining(
             repo,
@@ -156,4 +180,5 @@ def run(args: argparse.Namespace) -> int:
             f"'git push origin {args.retrain_branch}', then open the pull request",
             file=sys.stderr,
         )
-    return EXIT_GATE_FAILED if outcome.report.drifted else EXIT_OK
+    # Too few rows is no verdict, not a failure to measure: exit 0, `verdict` says so.
+    return EXIT_GATE_FAILED if report.failed else EXIT_OK

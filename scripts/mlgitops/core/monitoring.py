@@ -286,3 +286,33 @@ def judge_decay(
         allowed = rule.absolute if rule.absolute is not None else abs(base) * (rule.relative or 0)
         checks.append(DecayCheck(rule.metric, base, now, allowed, drop > allowed + 1e-12))
     return tuple(checks)
+
+
+@dataclass(frozen=True)
+class LatencyCheck:
+    """Request latencies of the window against the objective (None: no objective)."""
+
+    count: int
+    p50_ms: float | None
+    p99_ms: float | None
+    p50_max_ms: float | None
+    p99_max_ms: float | None
+
+    @property
+    def failed(self) -> bool:
+        return _over(self.p50_ms, self.p50_max_ms) or _over(self.p99_ms, self.p99_max_ms)
+
+
+def _over(value: float | None, limit: float | None) -> bool:
+    return value is not None and limit is not None and value > limit
+
+
+def check_latency(sketch: LatencySketch, policy: MonitoringPolicy) -> LatencyCheck:
+    """p50 and p99 of the sketch against the policy's objective."""
+    return LatencyCheck(
+        count=sketch.count,
+        p50_ms=sketch.quantile(0.50),
+        p99_ms=sketch.quantile(0.99),
+        p50_max_ms=policy.latency_p50_ms,
+        p99_max_ms=policy.latency_p99_ms,
+    )

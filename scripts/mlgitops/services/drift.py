@@ -31,26 +31,36 @@ import math
 import re
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
 
-from mlgitops.core.drift import DriftPolicy, DriftReport, compute_drift
+from mlgitops.core.drift import DriftPolicy, DriftReport, StreamingDrift
 from mlgitops.core.drift_report import (
     GITHUB_BODY_LIMIT,
     drift_marker,
     issue_title,
     render_markdown,
 )
+from mlgitops.core.log_drift import LogWindow
+from mlgitops.core.monitoring import DecayRule, LogPolicy, MonitoringPolicy
 from mlgitops.core.tags import parse_tag
 from mlgitops.errors import InputError, Location, ToolError
 from mlgitops.proc import dvc, git, run
+from mlgitops.services.drift_sources import (
+    CurrentSource,
+    open_current,
+    read_labels,
+    read_reference_extras,
+)
+from mlgitops.serving.predlog import ReadStats
 
 DEFAULT_POLICY_PATH = "governance/policy.yaml"
 DEFAULT_DATA_PATH = "data/raw/data.csv"
-# A CSV is loaded in memory whole; beyond this the user should sample it first.
+# The reference (the training data of a version) is loaded whole, up to this size; the
+# current side is streamed in chunks (services.drift_sources), whatever its size.
 MAX_CSV_BYTES = 512 * 1024 * 1024
 
 # `<model>#<stage>`: the version currently in a stage (GTO's tags add `#<counter>`).
@@ -154,6 +164,34 @@ def drift_policy_from_mapping(
         categorical=names("categorical"),
         bins=bins,
         issue_label=label,
+    )
+
+
+def load_monitoring_policy(path: Path) -> MonitoringPolicy:
+    """The `monitoring:` section (validated by the policy schema), defaults when absent."""
+    if not path.exists():
+        return MonitoringPolicy()
+    from mlgitops.policy import load_policy
+
+    raw = load_policy(path).document.data.get("monitoring")
+    return monitoring_policy_from_mapping(raw or {})
+
+
+def monitoring_policy_from_mapping(raw: Mapping[str, Any]) -> MonitoringPolicy:
+    """A schema-valid `monitoring:` mapping as a `MonitoringPolicy`."""
+    latency = raw.get("latency") or {}
+    decay = tuple(
+        DecayRule(str(name), absolute=rule.get("absolute"), relative=rule.get("relative"))
+        for name, rule in (raw.get("decay") or {}).items()
+    )
+    return MonitoringPolicy(
+        log=LogPolicy.from_dict(raw.get("log") or {}),
+        min_samples=int(raw.get("min_samples", 1)),
+        prediction_drift=bool(raw.get("prediction_drift", True)),
+        decay=decay,
+        latency_p50_ms=latency.get("p50_ms"),
+        latency_p99_ms=latency.get("p99_ms"),
+        retrain_label=str(raw.get("retrain_label", "retrain")),
     )
 
 
@@ -293,33 +331,6 @@ def read_reference(repo: Path, rev: str, path: str, rev_name: str | None = None)
     return _parse_csv(_decode(read_dvc_bytes(repo, path, rev, rev_name=rev_name), name), name)
 
 
-def read_current(repo: Path, current: str, cwd: Path) -> pd.DataFrame:
-    """A CSV file on disk, else a (possibly not checked out) DVC-tracked repo path."""
-    on_disk = cwd / current
-    if on_disk.is_dir():
-        raise InputError("is a directory, expected a CSV file", location=Location(current))
-    if on_disk.is_file():
-        size = on_disk.stat().st_size
-        if size > MAX_CSV_BYTES:
-            raise InputError(
-                f"file is {size} bytes, over the limit of {MAX_CSV_BYTES}",
-                location=Location(current),
-            )
-        return _parse_csv(_decode(on_disk.read_bytes(), current), current)
-    try:
-        inside = on_disk.resolve().relative_to(repo.resolve()).as_posix()
-    except ValueError:
-        raise InputError("file not found", location=Location(current)) from None
-    try:
-        data = read_dvc_bytes(repo, inside, None)
-    except InputError:
-        raise InputError(
-            "file not found, and not a DVC-tracked path of the repository",
-            location=Location(current),
-        ) from None
-    return _parse_csv(_decode(data, current), current)
-
-
 # --------------------------------------------------------------------------- service
 
 
@@ -331,6 +342,7 @@ class DriftRun:
     model: str | None
     marker: str
     reference_sha: str
+    source: CurrentSource | None = None
 
 
 def run_drift(
@@ -342,20 +354,53 @@ def run_drift(
     reference_path: str = DEFAULT_DATA_PATH,
     model: str | None = None,
     cwd: Path | None = None,
+    monitoring: MonitoringPolicy | None = None,
+    labels_path: str | None = None,
 ) -> DriftRun:
-    """Load both tables and judge them; no GitHub calls here."""
+    """Load the reference, stream the current side through it; no GitHub calls here."""
+    monitoring = monitoring or MonitoringPolicy()
+    cwd = cwd or repo
     sha = resolve_revision(repo, reference)
     reference_frame = read_reference(repo, sha, reference_path, rev_name=reference)
-    current_frame = read_current(repo, current, cwd or repo)
+    source = open_current(repo, current, cwd)
     model = model or model_from_reference(reference)
-    report = compute_drift(
-        reference_frame,
-        current_frame,
-        policy,
-        labels={"reference": f"{reference}:{reference_path}", "current": current},
-    )
+    names = {"reference": f"{reference}:{reference_path}", "current": current}
+    if source.kind == "csv":
+        if labels_path:
+            raise InputError(
+                "--labels joins prediction logs on request id; the current data is a CSV",
+                location=Location(labels_path),
+            )
+        drift = StreamingDrift(reference_frame, policy)
+        for chunk in source.csv_chunks():
+            drift.update(chunk)
+        if drift.rows == 0:
+            raise InputError("the current data has no rows", location=Location(current))
+        report = replace(drift.finish(names), min_samples=monitoring.min_samples)
+    else:
+        predictions, metrics, classification = read_reference_extras(
+            lambda path: read_dvc_bytes(repo, path, sha, rev_name=reference)
+        )
+        labels = None
+        if labels_path:
+            labels = read_labels(cwd / labels_path, labels_path)
+        window = LogWindow(
+            reference_frame,
+            policy,
+            monitoring,
+            reference_predictions=predictions,
+            classification=True if classification is None else classification,
+            reference_metrics=metrics,
+            labels=labels,
+        )
+        stats = ReadStats()
+        for records in source.records(stats):
+            window.add(records)
+        report = window.finish(names, log=asdict(stats))
     key = f"{model or 'data'}:{reference_path}"
-    return DriftRun(report=report, model=model, marker=drift_marker(key), reference_sha=sha)
+    return DriftRun(
+        report=report, model=model, marker=drift_marker(key), reference_sha=sha, source=source
+    )
 
 
 def issue_body(run: DriftRun, run_url: str | None = None) -> str:
