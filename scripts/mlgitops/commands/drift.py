@@ -1,7 +1,8 @@
 """`mlgitops drift`: compare the data a promoted model was trained on with current data.
 
 Exit codes: 0 nothing over the policy (or fewer rows than `monitoring.min_samples`:
-no verdict), 1 drift, decay or latency over the policy, 2 bad input or a tool failure (unknown revision, unreadable CSV, invalid policy, GitHub API error).
+no verdict), 1 drift, decay or latency over the policy, 2 bad input or a tool failure
+(unknown revision, unreadable CSV, invalid policy, GitHub API error).
 """
 
 from __future__ import annotations
@@ -97,6 +98,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "file (dvc add) on this new branch, for a retraining pull request",
     )
     parser.add_argument(
+        "--push",
+        action="store_true",
+        help="with --retrain-branch: push the data and outputs to the DVC remote and the "
+        "branch to origin (replacing the bot's earlier push of that branch)",
+    )
+    parser.add_argument(
+        "--open-pull-request",
+        action="store_true",
+        help="with --retrain-branch: push, then open the retraining pull request or update "
+        "the open one, labelled monitoring.retrain_label and linked from the drift issue",
+    )
+    parser.add_argument(
+        "--base", metavar="BRANCH", help="base of the pull request (default: the current branch)"
+    )
+    parser.add_argument(
         "--repo", default=".", metavar="DIR", help="the repository (default: current directory)"
     )
     parser.set_defaults(handler=run)
@@ -119,8 +135,25 @@ def run(args: argparse.Namespace) -> int:
     policy_file = Path(args.policy) if args.policy else repo / DEFAULT_POLICY_PATH
     policy = service.load_drift_policy(policy_file, required=bool(args.policy))
     monitoring = service.load_monitoring_policy(policy_file)
+    current_file = None
+    base = args.base
+    if args.open_pull_request and not args.retrain_branch:
+        raise UsageError("--open-pull-request needs --retrain-branch")
+    if args.open_pull_request and (not settings.token or not settings.repository):
+        raise UsageError(
+            "--open-pull-request needs GITHUB_TOKEN and GITHUB_REPOSITORY in the environment"
+        )
     if args.retrain_branch:
-        service.check_retraining(repo, (cwd / args.current).resolve(), args.retrain_branch)
+        current_path = (cwd / args.current).resolve()
+        from_logs = current_path.is_dir() or current_path.name.endswith(".jsonl")
+        if from_logs and not args.labels:
+            raise UsageError(
+                "a retraining branch from prediction logs needs --labels: training rows "
+                "need the true target of each logged request"
+            )
+        current_file = None if from_logs else current_path
+        service.check_retraining(repo, current_file, args.retrain_branch)
+        base = base or service.git("branch", "--show-current", cwd=repo) or "main"
     outcome = service.run_drift(
         repo,
         args.reference,
@@ -156,29 +189,52 @@ def run(args: argparse.Namespace) -> int:
             f"({report.min_samples}): no verdict",
             file=sys.stderr,
         )
-    if args.open_issue and report.failed:
+    host = None
+    issue = None
+    if (args.open_issue and report.failed) or (args.open_pull_request and report.needs_retraining):
         from mlgitops.github.client import connect
 
-        run_url = None
-        if settings.repository and settings.run_id:
-            run_url = f"{settings.server_url}/{settings.repository}/actions/runs/{settings.run_id}"
-        issue, _created = service.publish_issue(connect(settings), outcome, run_url)
+        host = connect(settings)
+    run_url = None
+    if settings.repository and settings.run_id:
+        run_url = f"{settings.server_url}/{settings.repository}/actions/runs/{settings.run_id}"
+    if args.open_issue and report.failed:
+        assert host is not None
+        issue, _created = service.publish_issue(host, outcome, run_url)
         set_output(settings, "issue-number", str(issue.number))
     if args.retrain_branch and report.needs_retraining:
-        subject = outcome.model or "the model"
-        commit = service.prepare_retraining(
+        from mlgitops.services.retraining import propose_retraining
+
+        done = propose_retraining(
             repo,
-            (cwd / args.current).resolve(),
-            args.reference_path,
-            args.retrain_branch,
-            message=f"Retrain {subject} on current data (drift against {args.reference})",
+            outcome,
+            branch=args.retrain_branch,
+            data_path=args.reference_path,
+            reference=args.reference,
+            current_file=current_file,
+            labels=(cwd / args.labels, args.labels) if args.labels else None,
+            base=base or "main",
+            push=args.push,
+            host=host if args.open_pull_request else None,
+            label=monitoring.retrain_label,
+            issue=issue,
+            issue_text=service.issue_body(outcome, run_url) if issue is not None else None,
+            server_url=settings.server_url,
+            token=settings.token,
         )
-        set_output(settings, "retrain-branch", args.retrain_branch)
-        print(
-            f"mlgitops: committed the current data on branch '{args.retrain_branch}' "
-            f"({commit[:12]}); publish it with 'dvc push' and "
-            f"'git push origin {args.retrain_branch}', then open the pull request",
-            file=sys.stderr,
-        )
+        set_output(settings, "retrain-branch", done.branch)
+        if done.pull is not None:
+            set_output(settings, "pull-request-number", str(done.pull.number))
+            action = "opened" if done.created else "updated"
+            print(f"mlgitops: {action} pull request #{done.pull.number}", file=sys.stderr)
+        elif args.push:
+            print(f"mlgitops: pushed branch '{done.branch}' ({done.commit[:12]})", file=sys.stderr)
+        else:
+            print(
+                f"mlgitops: committed the current data on branch '{done.branch}' "
+                f"({done.commit[:12]}); publish it with 'dvc push' and "
+                f"'git push origin {done.branch}', then open the pull request",
+                file=sys.stderr,
+            )
     # Too few rows is no verdict, not a failure to measure: exit 0, `verdict` says so.
     return EXIT_GATE_FAILED if report.failed else EXIT_OK

@@ -53,6 +53,7 @@ class PullRequest:
     head_sha: str
     base_ref: str
     author_login: str
+    head_ref: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,16 @@ class GitHubHost(Protocol):
     def pull_requests_for_commit(self, sha: str) -> list[PullRequest]: ...
 
     def get_pull_request(self, number: int) -> PullRequest: ...
+
+    def find_open_pull_request(
+        self, head: str, author: str | None = None
+    ) -> PullRequest | None: ...
+
+    def create_pull_request(
+        self, title: str, body: str, head: str, base: str, labels: list[str]
+    ) -> PullRequest: ...
+
+    def update_pull_request(self, number: int, title: str, body: str) -> PullRequest: ...
 
     def get_release_by_tag(self, tag: str) -> Release | None: ...
 
@@ -276,6 +287,7 @@ def _pull(item: Any) -> PullRequest:
         head_sha=str(item.head.sha),
         base_ref=str(item.base.ref),
         author_login=str(item.user.login) if item.user else "",
+        head_ref=str(item.head.ref or ""),
     )
 
 
@@ -421,6 +433,40 @@ class PyGithubHost:
         return self._retrying.call(
             f"read pull request #{number}", lambda: _pull(self._repo.get_pull(number))
         )
+
+    def find_open_pull_request(self, head: str, author: str | None = None) -> PullRequest | None:
+        """The open pull request from branch `head` of this repository (by `author`)."""
+        owner = self._repository.split("/", 1)[0]
+        listing = self._repo.get_pulls(state="open", head=f"{owner}:{head}")
+        for item in self._items(f"list open pull requests from {head}", listing):
+            pull = _pull(item)
+            if pull.head_ref == head and (author is None or pull.author_login == author):
+                return pull
+        return None
+
+    def create_pull_request(
+        self, title: str, body: str, head: str, base: str, labels: list[str]
+    ) -> PullRequest:
+        def create() -> PullRequest:
+            item = self._repo.create_pull(base=base, head=head, title=title, body=body)
+            if labels:
+                # Labels belong to the pull request's issue: one PATCH sets them all.
+                self._repo.get_issue(item.number).edit(labels=labels)
+            return _pull(self._repo.get_pull(item.number))
+
+        return self._retrying.call(
+            f"open a pull request from {head}",
+            create,
+            lambda: self.find_open_pull_request(head, self.authenticated_login()),
+        )
+
+    def update_pull_request(self, number: int, title: str, body: str) -> PullRequest:
+        def update() -> PullRequest:
+            item = self._repo.get_pull(number)
+            item.edit(title=title, body=body)
+            return _pull(self._repo.get_pull(number))
+
+        return self._retrying.call(f"update pull request #{number}", update)
 
     # ------------------------------------------------------------------ releases
     def get_release_by_tag(self, tag: str) -> Release | None:

@@ -875,6 +875,93 @@ def _commit_pulls(request: _Request) -> tuple[int, dict[str, str], Any]:
     return _paginate(request, found)
 
 
+# Pull requests opened through the API (the retraining pull request of `mlgitops drift`).
+# The server holds no git data: a created pull request's head sha is unknown (zeros).
+UNKNOWN_SHA = "0" * 40
+
+
+def _list_pulls(request: _Request) -> tuple[int, dict[str, str], Any]:
+    hub, repo = request.hub, request.repo
+    state = request.query.get("state", "open")
+    head = request.query.get("head")  # "owner:branch", as GitHub takes it
+    base = request.query.get("base")
+    owner = repo.split("/", 1)[0]
+    chosen = []
+    for issue in hub._repo(repo)["issues"].values():
+        pull = issue.get("pull")
+        if pull is None or (state != "all" and issue["state"] != state):
+            continue
+        if head is not None and head != f"{owner}:{pull['head_ref']}":
+            continue
+        if base is not None and base != pull["base_ref"]:
+            continue
+        chosen.append(issue)
+    chosen.sort(key=lambda i: -int(i["number"]))
+    return _paginate(request, [hub._pull_json(repo, i) for i in chosen])
+
+
+def _create_pull(request: _Request) -> tuple[int, dict[str, str], Any]:
+    hub, repo = request.hub, request.repo
+    title = request.string("title", required=True, resource="PullRequest")
+    head = request.string("head", required=True, resource="PullRequest")
+    base = request.string("base", required=True, resource="PullRequest")
+    assert head is not None and base is not None and request.user is not None
+    head_ref = head.split(":", 1)[-1]
+    state = hub._repo(repo)
+    for issue in state["issues"].values():
+        pull = issue.get("pull")
+        if pull and issue["state"] == "open" and pull["head_ref"] == head_ref:
+            raise HubError(
+                422,
+                "Validation Failed",
+                [{"resource": "PullRequest", "code": "custom",
+                  "message": f"A pull request already exists for {head}."}],
+            )  # fmt: skip
+    number = state["next_number"]
+    state["next_number"] = number + 1
+    now = _now()
+    issue = {
+        "number": number,
+        "id": hub._new_id(),
+        "title": title,
+        "body": request.string("body") or "",
+        "state": "open",
+        "labels": [],
+        "author": request.user,
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": None,
+        "pull": {
+            "head_sha": UNKNOWN_SHA,
+            "head_ref": head_ref,
+            "base_ref": base,
+            "merged": False,
+            "merge_commit_sha": None,
+            "merged_at": None,
+        },
+    }
+    state["issues"][str(number)] = issue
+    return 201, {}, hub._pull_json(repo, issue)
+
+
+def _edit_pull(request: _Request) -> tuple[int, dict[str, str], Any]:
+    issue = _pull(request)
+    for key in ("title", "body"):
+        value = request.string(key)
+        if value is not None:
+            issue[key] = value
+    new_state = request.string("state")
+    if new_state is not None:
+        if new_state not in {"open", "closed"}:
+            raise HubError(
+                422, "Validation Failed", [{"resource": "PullRequest", "code": "invalid"}]
+            )
+        issue["state"] = new_state
+        issue["closed_at"] = _now() if new_state == "closed" else None
+    issue["updated_at"] = _now()
+    return 200, {}, request.hub._pull_json(request.repo, issue)
+
+
 def _issue_labels(request: _Request) -> tuple[int, dict[str, str], Any]:
     issue = request.hub._issue(request.repo, request.int_param("number"))
     return _paginate(request, [request.hub._label_json(request.repo, x) for x in issue["labels"]])
@@ -1068,6 +1155,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", _REPO + r"/issues/(?P<number>\d+)", _get_issue),
         ("PATCH", _REPO + r"/issues/(?P<number>\d+)", _edit_issue),
         ("GET", _REPO + r"/pulls/(?P<number>\d+)", _get_pull),
+        ("GET", _REPO + r"/pulls", _list_pulls),
+        ("POST", _REPO + r"/pulls", _create_pull),
+        ("PATCH", _REPO + r"/pulls/(?P<number>\d+)", _edit_pull),
         ("GET", _REPO + r"/commits/(?P<sha>[^/]+)/pulls", _commit_pulls),
         ("GET", _REPO + r"/releases", _list_releases),
         ("POST", _REPO + r"/releases", _create_release),

@@ -31,7 +31,7 @@ import math
 import re
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -343,6 +343,7 @@ class DriftRun:
     marker: str
     reference_sha: str
     source: CurrentSource | None = None
+    reference_frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
 
 def run_drift(
@@ -399,7 +400,12 @@ def run_drift(
         report = window.finish(names, log=asdict(stats))
     key = f"{model or 'data'}:{reference_path}"
     return DriftRun(
-        report=report, model=model, marker=drift_marker(key), reference_sha=sha, source=source
+        report=report,
+        model=model,
+        marker=drift_marker(key),
+        reference_sha=sha,
+        source=source,
+        reference_frame=reference_frame,
     )
 
 
@@ -432,11 +438,12 @@ def publish_issue(host: IssueHost, run: DriftRun, run_url: str | None = None) ->
 # --------------------------------------------------------------------------- retraining
 
 
-def check_retraining(repo: Path, current_file: Path, branch: str) -> None:
+def check_retraining(repo: Path, current_file: Path | None, branch: str) -> None:
     """Refuse, before any work, what `prepare_retraining` could not do safely.
 
     An invalid or existing branch, uncommitted changes to tracked files (they would be
-    carried onto the branch) or current data that is not a file on disk.
+    carried onto the branch) or current data that is not a file on disk (None: the
+    data is built later, from prediction logs and labels).
     """
     if run(["git", "check-ref-format", "--branch", branch], repo, check=False).returncode:
         raise InputError(f"'{branch}' is not a valid branch name")
@@ -449,11 +456,15 @@ def check_retraining(repo: Path, current_file: Path, branch: str) -> None:
             "the work tree has uncommitted changes; commit or discard them first",
             location=Location(str(repo)),
         )
-    if not current_file.is_file():
+    if current_file is not None and not current_file.is_file():
         raise InputError(
             "a retraining branch needs --current to be a CSV file on disk",
             location=Location(str(current_file)),
         )
+
+
+# Commits made where git has no identity (a CI runner) are the Actions bot's.
+BOT_IDENTITY = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
 
 
 def prepare_retraining(
@@ -462,7 +473,10 @@ def prepare_retraining(
     """Commit `current_file` as the new version of `data_path` on a new branch.
 
     Returns the new commit. The `.dvc` file keeps its `meta:` (license, source); the data
-    itself goes to the DVC cache, to be pushed by the caller.
+    itself goes to the DVC cache, to be pushed by the caller. With a `dvc.yaml`, the
+    pipeline is reproduced on the new data and its tracked results (dvc.lock, metrics,
+    model card) are committed too, so the pull request's report and governance checks
+    see a branch whose results come from its own data.
     """
     check_retraining(repo, current_file, branch)
     target = repo / data_path
@@ -478,5 +492,11 @@ def prepare_retraining(
         raise InputError(
             f"the current data is identical to the committed '{data_path}': nothing to retrain on"
         )
-    git("commit", "--quiet", "-m", message, cwd=repo)
+    if (repo / "dvc.yaml").is_file():
+        dvc("repro", "--quiet", cwd=repo)
+        git("add", "--update", cwd=repo)
+    identity: list[str] = []
+    if not git("config", "user.email", cwd=repo, check=False):
+        identity = ["-c", f"user.name={BOT_IDENTITY[0]}", "-c", f"user.email={BOT_IDENTITY[1]}"]
+    git(*identity, "commit", "--quiet", "-m", message, cwd=repo)
     return git("rev-parse", "HEAD", cwd=repo)
