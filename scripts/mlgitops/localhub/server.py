@@ -289,6 +289,13 @@ class LocalHub:
                 if "pull" not in i
             ]
 
+    def pulls(self, repo: str) -> list[dict[str, Any]]:
+        """Pull requests as GET /pulls/{n} shows them, oldest first."""
+        with self._lock:
+            return [
+                self._pull_json(repo, i) for i in self._repo(repo)["issues"].values() if "pull" in i
+            ]
+
     def inject_fault(
         self,
         method: str,
