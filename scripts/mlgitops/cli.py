@@ -29,6 +29,8 @@ COMMAND_MODULES = (
     "rollback",
     "history",
     "drift",
+    "predict",
+    "serve",
     "demo",
 )
 

@@ -46,7 +46,9 @@ EXPECTED_FILES = {
     "src/{pkg}/common.py",
     "src/{pkg}/evaluate.py",
     "src/{pkg}/model_card.py",
+    "src/{pkg}/predict.py",
     "src/{pkg}/prepare.py",
+    "src/{pkg}/schema.py",
     "src/{pkg}/train.py",
     "templates/model_card.md.j2",
     "tests/conftest.py",
@@ -150,7 +152,11 @@ def test_bake_combination(tmp_path: Path, combination: dict[str, str]) -> None:
     artifact = dvc_yaml["artifacts"]["churn-model-model"]
     assert artifact["path"] == "models/model.pkl"
     assert artifact["type"] == "model"
-    assert artifact["meta"] == {"metrics": "reports/metrics.json", "card": "MODEL_CARD.md"}
+    assert artifact["meta"] == {
+        "metrics": "reports/metrics.json",
+        "card": "MODEL_CARD.md",
+        "schema": "models/schema.json",
+    }
     params = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))
     assert set(params) == {"prepare", "train", "evaluate"}
     dataset = yaml.safe_load((repo / "data" / "dataset.yaml").read_text(encoding="utf-8"))

@@ -1,4 +1,5 @@
-"""Stage `prepare`: load data/raw/data.csv, clean it, split it into train and test sets."""
+"""Stage `prepare`: load data/raw/data.csv, clean it, split it into train and test sets,
+and record the input schema of the cleaned data (models/schema.json)."""
 
 from __future__ import annotations
 
@@ -14,22 +15,26 @@ from sklearn.model_selection import train_test_split
 from {{ cookiecutter.package_name }}.common import (
     CLASSIFICATION,
     RAW_DATA,
+    SCHEMA,
     TEST_DATA,
     TRAIN_DATA,
     load_dataset_info,
     load_params,
+    write_json,
 )
+from {{ cookiecutter.package_name }}.schema import build_schema
 
 
-def clean(frame: pd.DataFrame, target: str) -> pd.DataFrame:
-    """Tidy column names, drop duplicate rows and rows with missing values, one-hot encode text.
-
-    Text feature columns become 0/1 indicator columns so every model gets numbers.
-    """
+def tidy(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Tidy column names, drop duplicate rows and rows with missing values."""
     frame = frame.rename(columns=lambda name: str(name).strip())
     if target not in frame.columns:
         raise ValueError(f"target column {target!r} is not in the data: {list(frame.columns)}")
-    frame = frame.drop_duplicates().dropna().reset_index(drop=True)
+    return frame.drop_duplicates().dropna().reset_index(drop=True)
+
+
+def encode(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """One-hot encode text feature columns: 0/1 indicator columns, so every model gets numbers."""
     features = frame.drop(columns=[target])
     text_columns = [
         name for name in features.columns if not pd.api.types.is_numeric_dtype(features[name])
@@ -37,6 +42,11 @@ def clean(frame: pd.DataFrame, target: str) -> pd.DataFrame:
     if text_columns:
         features = pd.get_dummies(features, columns=text_columns, dtype=float)
     return pd.concat([features, frame[target]], axis=1)
+
+
+def clean(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Tidy the data, then one-hot encode its text columns (`tidy`, then `encode`)."""
+    return encode(tidy(frame, target), target)
 
 
 def split(
@@ -53,13 +63,16 @@ def split(
 def main() -> None:
     params = load_params()["prepare"]
     info = load_dataset_info()
-    frame = clean(pd.read_csv(RAW_DATA), info.target)
+    tidied = tidy(pd.read_csv(RAW_DATA), info.target)
+    frame = encode(tidied, info.target)
     train, test = split(
         frame, info.target, info.task, float(params["test_size"]), int(params["seed"])
     )
     TRAIN_DATA.parent.mkdir(parents=True, exist_ok=True)
     train.to_csv(TRAIN_DATA, index=False)
     test.to_csv(TEST_DATA, index=False)
+    # What the model accepts, for `predict` and `serve` to check inputs against.
+    write_json(SCHEMA, build_schema(tidied, frame, info.target, info.task))
     print(f"prepare: {len(frame)} rows after cleaning -> {len(train)} train, {len(test)} test")
 
 

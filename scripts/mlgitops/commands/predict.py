@@ -1,0 +1,64 @@
+"""`mlgitops predict`: batch predictions of a promoted version for a CSV file.
+
+Exit codes: 0 written, 1 the fetched model is not the version (md5 differs from its
+dvc.lock), 2 bad input (a row or column that does not match the input schema, an
+unknown version) or a tool failure (DVC cannot fetch the model). Nothing is written
+unless every row is valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mlgitops.errors import EXIT_OK
+
+DESCRIPTION = """\
+Predict with a promoted model version: the model of `<model>@vX.Y.Z`, or of the version
+a stage holds (`<model>#production`), is fetched through DVC (local cache, then the DVC
+remote) and checked against the md5 in dvc.lock at its commit. Every row of the input
+CSV is checked against the input schema recorded with that version (columns, types,
+categories, missing values); a problem names its line, row and column, and nothing is
+written. The output has one row per input row: `prediction`, `probability_<class>`
+per class for a classifier, and `model_version`.
+
+Exit codes: 0 written, 1 the model's bytes are not the version's, 2 bad input or a tool
+failure."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="batch predictions of a promoted version for a CSV file",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="REF",
+        help="the version: '<model>@vX.Y.Z' or '<model>#<stage>'",
+    )
+    parser.add_argument("--input", required=True, metavar="FILE", help="CSV file of rows")
+    parser.add_argument("--output", required=True, metavar="FILE", help="CSV file to write")
+    parser.add_argument(
+        "--repo", default=".", metavar="DIR", help="the repository (default: current directory)"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fetch and verify the version, check the input, predict, write the output."""
+    from mlgitops.services.drift import repo_root
+    from mlgitops.serving.predict import predict_version
+
+    cwd = Path.cwd()
+    repo = repo_root((cwd / args.repo).resolve())
+    result = predict_version(repo, args.model, cwd / args.input, cwd / args.output)
+    print(
+        f"mlgitops: {result.rows} rows predicted by {result.version.tag} "
+        f"({result.version.commit[:12]}) -> {args.output}",
+        file=sys.stderr,
+    )
+    return EXIT_OK

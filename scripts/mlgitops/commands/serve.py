@@ -1,0 +1,144 @@
+"""`mlgitops serve`: serve a promoted version with MLServer (Open Inference Protocol V2).
+
+Exit codes: 0 stopped by the user (Ctrl-C, SIGTERM), 1 the fetched model is not the
+version (md5 differs from its dvc.lock), 2 bad input (unknown version, no input schema)
+or a tool failure, including MLServer exiting on its own, whatever its exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from mlgitops.errors import EXIT_OK, ToolError, UsageError
+
+DESCRIPTION = """\
+Serve a promoted model version with MLServer: the version (`<model>@vX.Y.Z`, or the one a
+stage holds: `<model>#production`) is fetched through DVC and checked against dvc.lock,
+MLServer's settings are written (settings.json, model-settings.json), and MLServer
+starts with the V2 endpoints: /v2/health/live, /v2/health/ready,
+/v2/models/<model>/ready, /v2/models/<model> (metadata), /v2/models/<model>/infer and
+POST /v2/repository/index. Every request is checked against the input schema of the
+version before it can join a batch: a missing, extra or mistyped input, an unknown
+category or a missing value gets a 400 naming the input and row; an oversized body a 413.
+
+Exit codes: 0 stopped with Ctrl-C or SIGTERM, 1 the model's bytes are not the
+version's, 2 bad input or a tool failure (MLServer exiting on its own included)."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve a promoted version with MLServer (V2 protocol)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--model", required=True, metavar="REF", help="'<model>@vX.Y.Z' or '<model>#<stage>'"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=8080, help="HTTP port (default: %(default)s)")
+    parser.add_argument(
+        "--grpc-port", type=int, default=0, metavar="PORT", help="gRPC port (default: a free one)"
+    )
+    parser.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=8,
+        metavar="N",
+        help="adaptive batching: requests per batch, 1 turns it off (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-batch-time",
+        type=float,
+        default=0.01,
+        metavar="SECONDS",
+        help="adaptive batching: longest wait for a batch to fill (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=1024 * 1024,
+        metavar="N",
+        help="largest request body accepted (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--workdir",
+        metavar="DIR",
+        help="where the settings and model files go (default: a temporary folder)",
+    )
+    parser.add_argument(
+        "--repo", default=".", metavar="DIR", help="the repository (default: current directory)"
+    )
+    parser.set_defaults(handler=run)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fetch, verify, start MLServer, wait until the user stops it."""
+    from mlgitops.services.drift import repo_root
+    from mlgitops.serving.settings import ServeOptions
+
+    if not 0 <= args.port <= 65535 or not 0 <= args.grpc_port <= 65535:
+        raise UsageError("ports are numbers from 0 to 65535 (0: a free one)")
+    if args.max_batch_size < 1 or args.max_batch_time < 0 or args.max_body_bytes < 1024:
+        raise UsageError(
+            "--max-batch-size must be at least 1, --max-batch-time at least 0, "
+            "--max-body-bytes at least 1024"
+        )
+    try:
+        from mlgitops.serving.server import start_server
+    except ImportError as error:
+        raise ToolError(
+            f"serving needs MLServer: {error}", hint="pip install 'mlgitops[serve]'"
+        ) from None
+    options = ServeOptions(
+        host=args.host,
+        http_port=args.port,
+        grpc_port=args.grpc_port,
+        max_batch_size=args.max_batch_size,
+        max_batch_time=args.max_batch_time,
+        max_body_bytes=args.max_body_bytes,
+    )
+    repo = repo_root((Path.cwd() / args.repo).resolve())
+    workdir = Path(args.workdir).resolve() if args.workdir else None
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    server = None
+    try:
+        server = start_server(repo, args.model, options, workdir=workdir)
+        version = server.version
+        print(
+            f"mlgitops: serving {version.tag} ({version.commit[:12]}, md5 {version.md5}) at "
+            f"{server.base_url} (ready in {server.ready_at - server.started_at:.1f} s)\n"
+            f"  infer:    POST {server.infer_url}\n"
+            f"  metadata: GET  {server.base_url}/v2/models/{version.model}\n"
+            f"  MLServer log: {server.log_path}; stop with Ctrl-C",
+            file=sys.stderr,
+            flush=True,
+        )
+        while server.running():
+            time.sleep(0.5)
+        raise ToolError(
+            f"MLServer exited with code {server.process.returncode} while serving "
+            f"{version.tag}; see its log {server.log_path}"
+        )
+    except (_Stop, KeyboardInterrupt):
+        print("mlgitops: stopping MLServer", file=sys.stderr)
+        return EXIT_OK
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if server is not None:
+            server.stop()
