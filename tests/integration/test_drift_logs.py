@@ -3,7 +3,7 @@
 The repository: `data/raw/data.csv` tracked by DVC with a local remote, and the
 pipeline's git-tracked `reports/metrics.json` and `reports/predictions.csv`; the commit
 is tagged `churn-model@v1.0.0`; `origin` is a bare clone. Logs are written by the real
-`PredictionLogger`; labels arrive as a CSV for some of the logged requests.
+`PredictionLogWriter`; labels arrive as a CSV for some of the logged requests.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from mlgitops.cli import main
 from mlgitops.core.monitoring import LogPolicy
 from mlgitops.errors import EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_OK
 from mlgitops.localhub.server import LocalHub
-from mlgitops.serving.predlog import PredictionLogger, frame
+from mlgitops.serving.predlog import PredictionLogWriter, frame
 
 pytestmark = pytest.mark.slow  # git + DVC repositories (seconds each)
 
@@ -111,7 +111,7 @@ def write_logs(
     folder: Path, data: pd.DataFrame, *, prefix: str, log: LogPolicy | None = None
 ) -> None:
     log = log or LogPolicy(exclude=("email",))
-    logger = PredictionLogger(folder, model="churn-model", version="v1.0.0", policy=log)
+    logger = PredictionLogWriter(folder, model="churn-model", version="v1.0.0", policy=log)
     features = data.drop(columns=["churned"])
     for i, row in enumerate(features.to_dict(orient="records")):
         logger.log(

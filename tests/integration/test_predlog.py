@@ -22,7 +22,7 @@ import pytest
 from mlgitops.core.monitoring import HASH_PREFIX, LogPolicy
 from mlgitops.errors import InputError
 from mlgitops.serving.predlog import (
-    PredictionLogger,
+    PredictionLogWriter,
     ReadStats,
     frame,
     iter_folder,
@@ -33,10 +33,10 @@ from mlgitops.serving.predlog import (
 WRITER = """
 import sys
 from pathlib import Path
-from mlgitops.serving.predlog import PredictionLogger
+from mlgitops.serving.predlog import PredictionLogWriter
 
 folder, name, count, rows, width = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
-logger = PredictionLogger(Path(folder), model="m", version="v1.0.0", segment_bytes=32 * 1024)
+logger = PredictionLogWriter(Path(folder), model="m", version="v1.0.0", segment_bytes=32 * 1024)
 pad = "x" * width
 for i in range(count):
     inputs = [{"a": i, "b": float(j), "pad": pad} for j in range(rows)]
@@ -80,7 +80,7 @@ def test_eight_processes_lose_and_interleave_nothing(tmp_path: Path) -> None:
 
 
 def test_eight_threads_share_one_logger(tmp_path: Path) -> None:
-    logger = PredictionLogger(tmp_path, model="m", version="v1", segment_bytes=16 * 1024)
+    logger = PredictionLogWriter(tmp_path, model="m", version="v1", segment_bytes=16 * 1024)
 
     def work(name: str) -> None:
         for i in range(300):
@@ -139,7 +139,7 @@ def test_a_torn_tail_and_garbage_are_counted_not_read(tmp_path: Path) -> None:
 
 def test_policy_selects_and_hashes_columns(tmp_path: Path) -> None:
     policy = LogPolicy(exclude=("email",), hash=("customer",), salt_env="SALT")
-    logger = PredictionLogger.from_policy(
+    logger = PredictionLogWriter.from_policy(
         tmp_path, policy, model="m", version="v2", environ={"SALT": "s3cret"}
     )
     logger.log(
@@ -161,6 +161,6 @@ def test_policy_selects_and_hashes_columns(tmp_path: Path) -> None:
 
 def test_hashing_without_a_salt_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="SALT is not set"):
-        PredictionLogger.from_policy(
+        PredictionLogWriter.from_policy(
             tmp_path, LogPolicy(hash=("id",), salt_env="SALT"), model="m", version="v", environ={}
         )

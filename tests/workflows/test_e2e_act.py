@@ -9,7 +9,7 @@
 3. Merge: `main` merges the branch and is pushed; the server knows the merged pull request
    with a `release:minor` label. act runs `.github/workflows/ml-promote.yml` for the `push`
    event: the version tag must reach `origin` and its release the server.
-4. Monitor: prediction logs written by the real `PredictionLogger` for traffic whose
+4. Monitor: prediction logs written by the real `PredictionLogWriter` for traffic whose
    distribution moved, and labels for some of the logged requests. act runs
    `.github/workflows/ml-monitor.yml` (`workflow_dispatch`): one drift issue and one
    retraining pull request must appear on the server, the branch on `origin` and its data
@@ -49,7 +49,7 @@ from workflow_files import TEMPLATE_DEFAULTS, TEMPLATE_REF
 
 from mlgitops import proc
 from mlgitops.core.monitoring import LogPolicy
-from mlgitops.serving.predlog import PredictionLogger
+from mlgitops.serving.predlog import PredictionLogWriter
 
 pytestmark = [
     pytest.mark.slow,
@@ -233,7 +233,7 @@ def _drifted_logs(source: Path, folder: Path, labels: Path, *, prefix: str, ever
     data = pd.read_csv(source)
     target = data.pop("malignant")
     features = data * 1.5
-    logger = PredictionLogger(folder, model=MODEL, version="v1", policy=LogPolicy())
+    logger = PredictionLogWriter(folder, model=MODEL, version="v1", policy=LogPolicy())
     for i, row in enumerate(features.to_dict(orient="records")):
         logger.log(request_id=f"{prefix}-{i}", inputs=[row], outputs=[1], latency_ms=4.0)
     logger.close()

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from mlgitops.core.monitoring import LogPolicy, json_safe, logged_inputs
 from mlgitops.errors import InputError
@@ -41,22 +41,6 @@ SEGMENT_SUFFIX = ".jsonl"
 SEGMENT_PREFIX = "predictions"
 MAX_RECORD_BYTES = 1024 * 1024  # one row of inputs; serving bounds request bodies below this
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-
-
-class PredictionSink(Protocol):
-    """What a server or batch job calls once per request (see `PredictionLogger.log`)."""
-
-    def log(
-        self,
-        *,
-        request_id: str,
-        inputs: Sequence[Mapping[str, Any]],
-        outputs: Sequence[Any],
-        latency_ms: float,
-        probabilities: Sequence[Mapping[str, float]] | None = None,
-    ) -> int: ...
-
-    def close(self) -> None: ...
 
 
 class PredictionLogError(ValueError):
@@ -73,7 +57,7 @@ def _utc(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class PredictionLogger:
+class PredictionLogWriter:
     """Appends prediction records to `folder`; safe across threads and processes."""
 
     def __init__(
@@ -117,7 +101,7 @@ class PredictionLogger:
         model: str,
         version: str,
         environ: Mapping[str, str] | None = None,
-    ) -> PredictionLogger:
+    ) -> PredictionLogWriter:
         """A logger writing to `root / policy.folder`, salted from `policy.salt_env`."""
         env = os.environ if environ is None else environ
         return cls(
@@ -137,13 +121,16 @@ class PredictionLogger:
         outputs: Sequence[Any],
         latency_ms: float,
         probabilities: Sequence[Mapping[str, float]] | None = None,
+        received: float | None = None,
     ) -> int:
-        """Record one request (one record per row); returns the number of records."""
+        """Record one request (one record per row); returns the number of records.
+
+        `received`: when the request arrived (seconds since the epoch; default now)."""
         if len(inputs) != len(outputs) or (
             probabilities is not None and len(probabilities) != len(outputs)
         ):
             raise PredictionLogError("inputs, outputs and probabilities differ in length")
-        now = _utc(time.time())
+        now = _utc(time.time() if received is None else received)
         lines = []
         for row, (values, output) in enumerate(zip(inputs, outputs, strict=True)):
             record: dict[str, Any] = {
@@ -211,7 +198,7 @@ class PredictionLogger:
         with self._lock:
             self._close_fd()
 
-    def __enter__(self) -> PredictionLogger:
+    def __enter__(self) -> PredictionLogWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -281,3 +268,70 @@ def write_records(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
     with path.open("wb") as stream:
         for record in records:
             stream.write(frame(record))
+
+
+# --------------------------------------------------------------------------- the serving hook
+
+# `mlgitops serve` puts the log settings here for the MLServer process it starts.
+SETTINGS_ENV = "MLGITOPS_PREDICTION_LOG"
+HOOK = "mlgitops.serving.predlog:hook_logger"
+
+
+class HookLogger:
+    """The `serving.hooks.PredictionLogger` of `mlgitops serve` and `mlgitops predict`."""
+
+    def __init__(self, folder: Path, policy: LogPolicy, salt: str | None) -> None:
+        self.folder, self.policy, self.salt = folder, policy, salt
+        self._writers: dict[tuple[str, str], PredictionLogWriter] = {}
+        self._lock = threading.Lock()
+
+    def _writer(self, model: str, version: str) -> PredictionLogWriter:
+        with self._lock:
+            key = (model, version)
+            if key not in self._writers:
+                self._writers[key] = PredictionLogWriter(
+                    self.folder, model=model, version=version, policy=self.policy, salt=self.salt
+                )
+            return self._writers[key]
+
+    def log(self, record: Any) -> None:
+        """One `serving.hooks.PredictionRecord`: inputs by column, outputs by row."""
+        columns = {str(name): list(cells) for name, cells in record.inputs.items()}
+        rows = len(record.outputs)
+        inputs = [{name: cells[i] for name, cells in columns.items()} for i in range(rows)]
+        probabilities = None
+        if record.probabilities is not None and record.classes is not None:
+            classes = [str(c) for c in record.classes]
+            probabilities = [dict(zip(classes, row, strict=True)) for row in record.probabilities]
+        self._writer(record.model, record.version).log(
+            request_id=record.request_id,
+            inputs=inputs,
+            outputs=list(record.outputs),
+            probabilities=probabilities,
+            latency_ms=record.latency_ms,
+            received=record.time,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            for writer in self._writers.values():
+                writer.close()
+
+
+def hook_settings(folder: Path, policy: LogPolicy) -> str:
+    """The JSON that `hook_logger` reads from SETTINGS_ENV (absolute folder)."""
+    return json.dumps({**policy.to_dict(), "folder": str(folder.resolve())})
+
+
+def hook_logger(extra: Mapping[str, Any] | None = None) -> HookLogger:
+    """The factory named in the model settings (`prediction_logger`): settings from
+    SETTINGS_ENV, the hashing salt from the variable the policy names."""
+    policy = LogPolicy.from_dict(json.loads(os.environ[SETTINGS_ENV]))
+    return logger_for(Path(policy.folder), policy, os.environ)
+
+
+def logger_for(folder: Path, policy: LogPolicy, environ: Mapping[str, str]) -> HookLogger:
+    """A hook logger writing to `folder`; refuses hashed columns without a salt."""
+    salt = environ.get(policy.salt_env) or None
+    PredictionLogWriter(folder, model="", version="", policy=policy, salt=salt)  # checks only
+    return HookLogger(folder, policy, salt)
