@@ -213,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
             reference=args.reference,
             current_file=current_file,
             labels=(cwd / args.labels, args.labels) if args.labels else None,
+            hashed=monitoring.log.hash,
             base=base or "main",
             push=args.push,
             host=host if args.open_pull_request else None,

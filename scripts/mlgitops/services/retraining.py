@@ -63,9 +63,16 @@ class RetrainingData:
 
 
 def retraining_data_from_logs(
-    run_: DriftRun, labels_path: Path, labels_name: str, target_dir: Path
+    run_: DriftRun,
+    labels_path: Path,
+    labels_name: str,
+    target_dir: Path,
+    hashed: tuple[str, ...] = (),
 ) -> RetrainingData:
-    """The reference data plus the labelled logged rows, written as one CSV (streamed)."""
+    """The reference data plus the labelled logged rows, written as one CSV (streamed).
+
+    A row is unusable when an input of the training data is missing from its record or
+    is one the policy hashes (`hashed`: a digest is no training value)."""
     if run_.source is None or run_.reference_frame is None:
         raise InputError("no prediction logs to build retraining data from")
     reference = run_.reference_frame
@@ -91,7 +98,7 @@ def retraining_data_from_logs(
                     continue
                 used.add(key)
                 inputs = record.get("inputs") or {}
-                if any(name not in inputs for name in features):
+                if any(name not in inputs or name in hashed for name in features):
                     unusable += 1
                     continue
                 row = {**inputs, target: labels[key]}
@@ -247,6 +254,7 @@ def propose_retraining(
     reference: str,
     current_file: Path | None,
     labels: tuple[Path, str] | None,
+    hashed: tuple[str, ...] = (),
     base: str,
     push: bool,
     host: PullHost | None,
@@ -263,7 +271,9 @@ def propose_retraining(
         if current_file is not None:
             source, rows = current_file, "the current data"
         elif labels is not None:
-            data = retraining_data_from_logs(run_, labels[0], labels[1], Path(scratch))
+            data = retraining_data_from_logs(
+                run_, labels[0], labels[1], Path(scratch), hashed=hashed
+            )
             source = data.path
             rows = f"the reference data and {data.added_rows} labelled logged rows" + (
                 f" ({data.unusable_rows} more lacked logged inputs)" if data.unusable_rows else ""
