@@ -5,23 +5,20 @@ The reference is the data a promoted model was trained on: the DVC-tracked data 
 `churn-model@v1.2.0`. It is read with DVC's own API at that revision, so it comes
 from the local cache or, in a fresh CI clone, from the DVC remote.
 
-The current data is a CSV file on disk, or a DVC-tracked path of the repository
-that is not checked out yet (read through DVC like the reference).
+The current data is a CSV file or a folder of prediction logs, on disk or DVC-tracked
+and not checked out yet (read through DVC like the reference); it is streamed in chunks
+(`services.drift_sources`), whatever its size.
 
 When drift exceeds the policy, one issue per model and data path is opened and,
 on later runs, edited in place: it is found by a hidden marker in its body (and the
 policy's issue label), never created twice while it is open. When a run finds no
 drift, an open issue is left as it is: closing it is a person's decision.
 
-Retraining pull request: with `--retrain-branch NAME`, a run that finds drift also
-bumps the data version on a new local branch (`prepare_retraining`): the current CSV
-replaces the reference data file, `dvc add` records its new hash in the `.dvc` file
-(its `meta:` such as the license is kept), and that is committed. Publishing is left
-to the scheduled workflow, which has the credentials: `dvc push`, `git push origin
-NAME`, then `gh pr create --head NAME --label retrain` with "Refs #N" (the step
-outputs `retrain-branch` and `issue-number`). The pull request then retrains through
-the usual PR pipeline, metric report and governance gates before a new version can be
-promoted.
+Retraining: with `--retrain-branch NAME`, a run that finds drift or decay also bumps the
+data version on a new local branch (`prepare_retraining`): the new data replaces the
+reference data file, `dvc add` records its new hash in the `.dvc` file (its `meta:` such
+as the license is kept), the pipeline is reproduced, and that is committed. Pushing it
+and proposing it as a pull request is `services.retraining`.
 """
 
 from __future__ import annotations
