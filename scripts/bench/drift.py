@@ -126,8 +126,8 @@ compute_drift(reference, current, DriftPolicy())
 """
 
 
-def measured(command: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
+def measured(command: list[str], cwd: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one child process."""
     start = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -139,18 +139,19 @@ def measured(command: list[str], cwd: Path) -> tuple[float, float]:
     if code not in (0, 1):
         raise SystemExit(f"{command} failed ({code}): {process.stderr.read().decode()[-2000:]}")
     process.stderr.close()
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def bench_logs(rows_list: list[int], columns: int, whole_max: int) -> None:
     bin_dir = Path(sys.executable).parent
     print(
-        "\n| logged predictions | columns | log size (MiB) | `mlgitops drift` wall (s) "
-        "| peak RSS (MiB) | whole-table wall (s) | whole-table peak RSS (MiB) |"
+        "\n| logged predictions | columns | log size (MiB) | `mlgitops drift` wall / CPU (s) "
+        "| peak RSS (MiB) | whole table wall / CPU (s) | whole table peak RSS (MiB) |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as folder:
-        repo = Path(folder)
+        repo = Path(folder) / "repo"
+        repo.mkdir()
         run("git", "init", "-q", cwd=repo)
         run(str(bin_dir / "dvc"), "init", "-q", cwd=repo)
         (repo / "data/raw").mkdir(parents=True)
@@ -160,20 +161,21 @@ def bench_logs(rows_list: list[int], columns: int, whole_max: int) -> None:
         run("git", "commit", "-q", "-m", "data", cwd=repo)
         run("git", "tag", "-a", "bench-model@v1.0.0", "-m", "v1", cwd=repo)
         for rows in rows_list:
-            logs = repo.parent / f"{repo.name}-logs-{rows}"
+            logs = Path(folder) / f"logs-{rows}"
             write_logs(logs, rows, columns)
             size = sum(p.stat().st_size for p in logs.glob("*.jsonl")) / 2**20
             command = [str(bin_dir / "mlgitops"), "drift", "--reference", "bench-model@v1.0.0"]
-            wall, rss = measured([*command, "--current", str(logs), "--output", "r.md"], repo)
+            wall, cpu, rss = measured([*command, "--current", str(logs), "--output", "r.md"], repo)
             whole = "—", "—"
             if rows <= whole_max:
-                seconds, peak = measured(
+                seconds, whole_cpu, peak = measured(
                     [sys.executable, "-c", WHOLE, str(repo / "data/raw/data.csv"), str(logs)], repo
                 )
-                whole = f"{seconds:.1f}", f"{peak:.0f}"
+                whole = f"{seconds:.1f} / {whole_cpu:.1f}", f"{peak:.0f}"
             print(
-                f"| {rows} | {columns} | {size:.0f} | {wall:.1f} | {rss:.0f} | "
-                f"{whole[0]} | {whole[1]} |"
+                f"| {rows} | {columns} | {size:.0f} | {wall:.1f} / {cpu:.1f} | {rss:.0f} | "
+                f"{whole[0]} | {whole[1]} |",
+                flush=True,
             )
             shutil.rmtree(logs)
 

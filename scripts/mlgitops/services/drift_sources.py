@@ -26,6 +26,8 @@ from mlgitops.errors import InputError, Location, ToolError
 from mlgitops.serving.predlog import SEGMENT_SUFFIX, ReadStats, read_records, segment_paths
 
 CHUNK_ROWS = 50_000
+# Records are Python dicts until a chunk becomes a frame: smaller chunks keep the peak low.
+LOG_CHUNK_RECORDS = 10_000
 REFERENCE_PREDICTIONS = "reports/predictions.csv"
 REFERENCE_METRICS = "reports/metrics.json"
 MAX_LABELS = 5_000_000  # the join keeps one entry per label
@@ -84,13 +86,13 @@ class CurrentSource:
         return sorted(found, key=lambda f: (Path(str(f)).name, str(f)))
 
     def records(self, stats: ReadStats) -> Iterator[list[dict[str, Any]]]:
-        """The valid records of every segment, in lists of up to CHUNK_ROWS."""
+        """The valid records of every segment, in lists of up to LOG_CHUNK_RECORDS."""
         chunk: list[dict[str, Any]] = []
         for segment in self.segments():
             with self._open(segment) as stream:
                 for record in read_records(stream, stats):
                     chunk.append(record)
-                    if len(chunk) >= CHUNK_ROWS:
+                    if len(chunk) >= LOG_CHUNK_RECORDS:
                         yield chunk
                         chunk = []
         if chunk:

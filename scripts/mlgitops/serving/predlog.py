@@ -245,7 +245,7 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
     try:
         if int(line[:8], 16) != zlib.crc32(body):
             return None
-        record = json.loads(body)
+        record = json.loads(body.decode())  # str: json skips guessing the encoding
     except ValueError:
         return None
     return record if isinstance(record, dict) else None
