@@ -14,6 +14,8 @@
    `.github/workflows/ml-monitor.yml` (`workflow_dispatch`): one drift issue and one
    retraining pull request must appear on the server, the branch on `origin` and its data
    in the DVC remote. A second run with new logs updates both, and duplicates neither.
+5. The retraining pull request: act runs the baked `ml-pr.yml` for its `pull_request`
+   event (what a RETRAIN_TOKEN makes GitHub do): it gets the usual sticky report.
 
 What act replaces and skips is listed in act_harness's docstring; the tests assert it from
 act's own log (the skipped `Set up Python` step, and no stand-in ever run).
@@ -341,6 +343,51 @@ def test_a_second_monitor_run_updates_the_issue_and_the_pull_request(
     assert pull["body"] != second.pull_before["body"]
     assert f"Retraining pull request: #{pull['number']}" in issue["body"]
     assert git(world.origin, "rev-parse", RETRAIN_BRANCH) != second.tip_before
+
+
+@pytest.fixture(scope="module")
+def retrain_pr_run(world: ActWorld, second_monitor_run: SecondRun) -> tuple[ActRun, dict]:
+    """The retraining pull request's own checks: ml-pr.yml on its `pull_request` event."""
+    assert second_monitor_run.run.returncode == 0, "the second monitor run failed"
+    pull = _retrain_pull(world)
+    repo = world.repo
+    git(repo, "fetch", "-q", "origin", f"{RETRAIN_BRANCH}:{RETRAIN_BRANCH}")
+    git(repo, "switch", "-q", RETRAIN_BRANCH)
+    shutil.rmtree(repo / "logs", ignore_errors=True)
+    (repo / "labels.csv").unlink(missing_ok=True)
+    same_repo = {"full_name": REPOSITORY}
+    payload = {
+        "action": "opened",
+        "number": pull["number"],
+        "pull_request": {
+            "number": pull["number"],
+            "title": pull["title"],
+            "head": {"sha": git(repo, "rev-parse", "HEAD"), "ref": RETRAIN_BRANCH,
+                     "repo": same_repo},
+            "base": {"ref": "main", "repo": same_repo},
+            "labels": [{"name": "retrain"}],
+        },
+        "repository": same_repo,
+    }  # fmt: skip
+    try:
+        run = world.act("pull_request", "ml-pr.yml", payload)
+    finally:
+        git(repo, "switch", "-q", "main")
+    world.timings["act: ML pull request workflow on the retraining pull request"] = run.seconds
+    return run, pull
+
+
+def test_the_retraining_pull_request_gets_the_usual_report(
+    world: ActWorld, retrain_pr_run: tuple[ActRun, dict]
+) -> None:
+    run, pull = retrain_pr_run
+    assert "must not run under act" not in run.output
+    comments = world.hub.comments(REPOSITORY, pull["number"])
+    assert len(comments) == 1, run.output[-5000:]
+    body = comments[0]["body"]
+    assert "<!-- mlgitops:sticky:ml-report -->" in body
+    assert "accuracy" in body  # the retrained model's metrics against main
+    assert "Governance" in body
 
 
 def test_generated_workflows_call_the_template_at_its_ref() -> None:
