@@ -206,7 +206,7 @@ def bench_logging(columns: int, requests: int = 20_000) -> float:
     return median
 
 
-def bench_serving(repo: Path, reference: str, requests: int = 300) -> None:
+def bench_serving(repo: Path, reference: str, requests: int = 600) -> None:
     """Served one-row latency with and without the prediction log (one client, local)."""
     import json
     import urllib.request
@@ -222,7 +222,8 @@ def bench_serving(repo: Path, reference: str, requests: int = 300) -> None:
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         os.environ[SETTINGS_ENV] = hook_settings(Path(folder) / "logs", LogPolicy())
-        for name, logger in (("without log", None), ("with log", HOOK), ("without log ", None)):
+        rounds = (("without log", None), ("with log", HOOK)) * 2
+        for name, logger in rounds:
             options = ServeOptions(http_port=0, grpc_port=0, prediction_logger=logger)
             with serve_version(repo, reference, options) as server:
                 times = []
@@ -244,7 +245,7 @@ def bench_serving(repo: Path, reference: str, requests: int = 300) -> None:
                     with urllib.request.urlopen(request, timeout=30) as response:
                         response.read()
                     times.append(time.perf_counter() - start)
-            results.setdefault(name.strip(), []).extend(times[20:])  # after warm-up
+            results.setdefault(name, []).extend(times[20:])  # after warm-up
     print("\n| served one row, 1 client | p50 (ms) | p99 (ms) |")
     print("|---|---:|---:|")
     for name, times in results.items():
