@@ -132,7 +132,7 @@ BAD_INPUTS = [
         "unknown top-level key",
         "version: 1\nmetrics: {}\nmetric: {}\n",
         "policy.yaml:3 (key 'metric'): unknown key 'metric'\n  hint: allowed here: change_control,"
-        " data, deploy, drift, fairness, metrics, model_card, release, version",
+        " data, deploy, drift, fairness, metrics, model_card, monitoring, release, version",
     ),
     (
         "missing required key",

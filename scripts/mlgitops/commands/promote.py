@@ -3,11 +3,6 @@
 Run on the default branch after a merge. Versions come from the merged PR's
 `release:major|minor|patch|skip` label, else from the policy's `release.default_bump`;
 `--stage STAGE [--version vX.Y.Z]` assigns a registered version to a stage instead.
-
-Exit codes: 0 done (or already done); 1 the data is not verified (corrupted local cache,
-objects missing or corrupted in the DVC remote: see --repair-remote); 2 refused or
-failed: a stage out of policy order, a commit older than (or unrelated to) the latest
-version's, a tag of that name elsewhere, bad input, or git/DVC/GitHub failing.
 """
 
 from __future__ import annotations
@@ -37,9 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "promote",
         epilog=(
-            "Exit codes: 0 promoted (or already promoted), 1 the data is not verified in the\n"
-            "DVC remote (or the local cache is corrupted), 2 refused (stage order, a commit\n"
-            "older than the latest version), bad input, or git/DVC/GitHub failed."
+            "Exit codes: 0 promoted (or already promoted), 1 the data is not verified (a\n"
+            "corrupted local cache, objects missing or corrupted in the DVC remote: see\n"
+            "--repair-remote), 2 refused or failed (a stage out of policy order, a commit older\n"
+            "than or unrelated to the latest version's, a tag of that name elsewhere, bad\n"
+            "input, or git/DVC/GitHub failing)."
         ),
         help="tag and release the next model version (or assign a stage)",
         description=__doc__,

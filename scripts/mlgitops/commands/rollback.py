@@ -2,9 +2,6 @@
 
 Writes GTO stage tags (never moves or deletes one): an unassignment of the current
 version where `gto show` needs it, and a new assignment on the previous version.
-
-Exit codes: 0 the stage was re-pointed (or would be, with --dry-run); 2 nothing to roll
-back to (no version in the stage, or only one ever), an unknown stage, or an error.
 """
 
 from __future__ import annotations
@@ -20,8 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "rollback",
         epilog=(
-            "Exit codes: 0 the stage points to the previous version, 2 there is no previous\n"
-            "version to go back to, bad input, or git/GitHub failed."
+            "Exit codes: 0 the stage was re-pointed (or would be, with --dry-run), 2 nothing to\n"
+            "roll back to (no version in the stage, or only one ever), an unknown stage, bad\n"
+            "input, or git/GitHub failed."
         ),
         help="re-point a stage to its previous model version",
         description=__doc__,

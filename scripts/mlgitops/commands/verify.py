@@ -35,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "verify",
         help="verify a released model version: signature, provenance, rebuild",
+        epilog=(
+            "Exit codes: 0 verified, 1 a check failed (each failed check is named), 2 cannot\n"
+            "verify (no signature stored, unknown version, bad input, or a tool failing)."
+        ),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
