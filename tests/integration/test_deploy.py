@@ -19,7 +19,7 @@ import yaml
 from test_promotion_support import REPOSITORY, mlgitops, sh, use_hub
 
 from mlgitops.deploy.crds import manifest_problems
-from mlgitops.localhub.server import LocalHub
+from localhub.server import LocalHub
 
 Capsys = pytest.CaptureFixture[str]
 MP = pytest.MonkeyPatch

@@ -21,7 +21,7 @@ from helpers.baking import trained_copy
 from test_promotion_support import REPOSITORY, mlgitops, sh, use_hub
 
 from mlgitops.deploy.crds import crd_index
-from mlgitops.localhub.server import LocalHub
+from localhub.server import LocalHub
 
 pytest.importorskip("mlserver")
 CRDS = Path(__file__).resolve().parents[2] / "scripts" / "mlgitops" / "schemas" / "crds"
