@@ -28,13 +28,13 @@ def host(localhub: LocalHub) -> Iterator[PyGithubHost]:
 
 def test_create_find_and_edit(host: PyGithubHost, localhub: LocalHub) -> None:
     assert host.find_open_pull_request(BRANCH) is None
-    created = host.create_pull_request(BRANCH, "main", "Deploy v1", "body one")
+    created = host.create_pull_request("Deploy v1", "body one", BRANCH, "main", [])
     assert created.merged is False and created.base_ref == "main"
     assert created.author_login == "github-actions[bot]"
     found = host.find_open_pull_request(BRANCH)
     assert found is not None and found.number == created.number
     assert host.find_open_pull_request("another-branch") is None
-    edited = host.edit_pull_request(created.number, "Deploy v2", "body two")
+    edited = host.update_pull_request(created.number, "Deploy v2", "body two")
     assert edited.title == "Deploy v2"
     (stored,) = localhub.pulls(REPO)
     assert (stored["title"], stored["body"], stored["head"]["ref"]) == (
@@ -45,15 +45,15 @@ def test_create_find_and_edit(host: PyGithubHost, localhub: LocalHub) -> None:
 
 
 def test_a_second_pull_request_from_the_same_branch_is_refused(host: PyGithubHost) -> None:
-    host.create_pull_request(BRANCH, "main", "Deploy v1", "body")
+    host.create_pull_request("Deploy v1", "body", BRANCH, "main", [])
     with pytest.raises(ToolError, match="422"):
-        host.create_pull_request(BRANCH, "main", "Deploy v1", "body")
+        host.create_pull_request("Deploy v1", "body", BRANCH, "main", [])
 
 
 def test_a_create_that_took_effect_before_a_502_is_not_repeated(
     host: PyGithubHost, localhub: LocalHub
 ) -> None:
     localhub.inject_fault("POST", r"/pulls$", 502, after_apply=True)
-    created = host.create_pull_request(BRANCH, "main", "Deploy v1", "body")
+    created = host.create_pull_request("Deploy v1", "body", BRANCH, "main", [])
     assert len(localhub.pulls(REPO)) == 1
     assert localhub.pulls(REPO)[0]["number"] == created.number

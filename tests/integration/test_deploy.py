@@ -3,8 +3,9 @@
 The model is one `dvc add`ed file (as a scikit-learn pickle is); the DVC remote is a
 local folder, so `storageUri` is a file:// URI here. The gate is switched off by the
 policy in these tests (gate_stages: []), or required on a model it cannot serve, to show
-that a gate that cannot run assigns nothing; tests/integration/test_deploy_baked.py
-runs it on a baked repository with MLServer.
+that a gate that cannot run assigns nothing and that it verifies a version's signature
+before serving it; tests/integration/test_deploy_baked.py runs it on a baked repository
+with MLServer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers.signing_keys import make_key_pair
 from test_promotion_support import REPOSITORY, mlgitops, sh, use_hub
 
 from localhub.server import LocalHub
@@ -258,13 +260,59 @@ def test_gate_that_cannot_run_assigns_nothing(gated: Repo, capsys: Capsys, monke
     assert code == 0, out
     before = gated.stage_tags()
     code, out = mlgitops(
-        capsys, monkeypatch, work, "deploy", "--stage", "production", "--version", "v0.2.0"
-    )
+        capsys, monkeypatch, work, "deploy", "--stage", "production", "--version", "v0.2.0",
+        "--allow-unverified",
+    )  # fmt: skip
     assert code == 2
+    assert "demo-model@v0.2.0 is used WITHOUT verification (--allow-unverified)" in out
     assert "cannot read the test split" in out  # the gate's smoke rows: this toy has none
     assert gated.stage_tags() == before
     assert not (gated.remote / "models").exists()
     assert not (work / "deploy").exists()
+
+
+def test_gate_refuses_a_version_that_does_not_verify(
+    gated: Repo, tmp_path: Path, capsys: Capsys, monkeypatch: MP
+) -> None:
+    work = gated.work
+    private, public = make_key_pair(tmp_path, "release")
+    _, stranger = make_key_pair(tmp_path, "stranger")
+    for version in ("v0.1.0", "v0.2.0"):
+        code, out = mlgitops(
+            capsys, monkeypatch, work, "promote", "--stage", "staging", "--version", version
+        )
+        assert code == 0, out
+    # HEAD is the commit of v0.2.0: promoting it again signs the version it already is.
+    code, out = mlgitops(capsys, monkeypatch, work, "promote", "--signing-key", str(private))
+    assert code == 0 and f"{MODEL}@v0.2.0: signed with" in out, out
+    before = gated.stage_tags()
+
+    def deploy(version: str, *flags: str) -> tuple[int, str]:
+        return mlgitops(
+            capsys, monkeypatch, work, "deploy", "--stage", "production", "--version", version,
+            *flags,
+        )  # fmt: skip
+
+    refusals = [
+        # no key or identity to verify with, and no override
+        (deploy("v0.2.0"), 2, f"{MODEL}@v0.2.0 must be verified before it is used"),
+        # never signed
+        (deploy("v0.1.0", "--key", str(public)), 2, f"{MODEL}@v0.1.0 has no model.sig"),
+        # signed, but by another key
+        (deploy("v0.2.0", "--key", str(stranger)), 1, "v0.2.0 does not verify: signature: "),
+    ]
+    for (code, out), expected_code, expected in refusals:
+        assert code == expected_code and expected in out, out
+        assert "gate: serving" not in out  # refused before it is served, even locally
+    assert gated.stage_tags() == before
+    assert not (gated.remote / "models").exists() and not (work / "deploy").exists()
+
+    # Signed by the key given: verified, then on to the serving gate (this toy has no
+    # test split to smoke-test with; tests/integration/test_deploy_baked.py passes it).
+    code, out = deploy("v0.2.0", "--key", str(public))
+    assert f"gate: {MODEL}@v0.2.0 verified (signature, " in out, out
+    assert code == 2 and "cannot read the test split" in out
+    assert gated.stage_tags() == before
 
 
 def test_published_copy_is_never_overwritten(

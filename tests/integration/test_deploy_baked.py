@@ -3,6 +3,7 @@
 Staging is deployed without the gate (the generated policy gates production only);
 production is refused when the load test misses the latency objective, with nothing
 assigned, then deployed when it meets it, and the gate's figures reach the deploy PR.
+The version is signed when it is promoted and verified by the gate with its public key.
 The rendered manifests are validated by our check and by the upstream check-jsonschema
 against the vendored CRD schemas.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers.baking import trained_copy
+from helpers.signing_keys import make_key_pair
 from test_promotion_support import REPOSITORY, mlgitops, sh, use_hub
 
 from localhub.server import LocalHub
@@ -53,8 +55,12 @@ def test_gate_decides_production_on_a_served_model(
     sh("git", "push", "--quiet", "origin", "HEAD:main", cwd=repo)
     model = next(iter(yaml.safe_load((repo / "dvc.yaml").read_text())["artifacts"]))
     use_hub(monkeypatch, localhub)
-    code, out = mlgitops(capsys, monkeypatch, repo, "promote", "--bump", "minor")
+    private, public = make_key_pair(tmp_path, "release")
+    code, out = mlgitops(
+        capsys, monkeypatch, repo, "promote", "--bump", "minor", "--signing-key", str(private)
+    )
     assert code == 0, out
+    production = ("deploy", "--stage", "production", "--version", "v0.1.0", "--key", str(public))
 
     code, out = mlgitops(
         capsys, monkeypatch, repo, "deploy", "--stage", "staging", "--version", "v0.1.0"
@@ -63,9 +69,7 @@ def test_gate_decides_production_on_a_served_model(
     assert "gate:" not in out
 
     _set_gate(repo, 0.001)  # no real server answers in a microsecond
-    code, out = mlgitops(
-        capsys, monkeypatch, repo, "deploy", "--stage", "production", "--version", "v0.1.0"
-    )
+    code, out = mlgitops(capsys, monkeypatch, repo, *production)
     assert code == 1, out
     assert "deployment gate failed" in out and "over the objective of 0.001 ms" in out
     assert not [t for t in sh("git", "tag", cwd=origin).split() if "#production" in t]
@@ -74,10 +78,9 @@ def test_gate_decides_production_on_a_served_model(
     ]
 
     _set_gate(repo, 5000)
-    code, out = mlgitops(
-        capsys, monkeypatch, repo, "deploy", "--stage", "production", "--version", "v0.1.0"
-    )
+    code, out = mlgitops(capsys, monkeypatch, repo, *production)
     assert code == 0, out
+    assert f"gate: {model}@v0.1.0 verified (signature, " in out
     assert "gate: passed" in out
     assert f"{model}#production#2" in sh("git", "tag", cwd=origin).split()
     pull = next(p for p in localhub.pulls(REPOSITORY) if p["head"]["ref"].endswith("production"))

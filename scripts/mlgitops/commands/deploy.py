@@ -11,8 +11,10 @@ published copy in the DVC remote) and `deploy/argocd/`, `deploy/flux/`; validate
 against the vendored CRD schemas; commits them on `mlgitops/deploy/<model>-<stage>` and
 opens the deploy PR. Before a stage of `deploy.gate_stages` is assigned, the version is
 served locally with MLServer and must pass a smoke test and a bounded load test within
-`deploy.latency_p99_ms`: otherwise exit 1 and nothing is assigned. No cluster is
-contacted: merging the PR is what Argo CD or Flux applies.
+`deploy.latency_p99_ms`: otherwise exit 1 and nothing is assigned. Before it is served,
+its signature and provenance must verify (`--key` or `--identity`, as `mlgitops verify`):
+a version that does not verify is refused, unless `--allow-unverified` (logged). No
+cluster is contacted: merging the PR is what Argo CD or Flux applies.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlgitops.commands.promote import add_common_arguments, version_argument
-from mlgitops.errors import EXIT_OK, GateFailed, InputError, Location, UsageError
+from mlgitops.commands.verify import add_verification_arguments, verification_from
+from mlgitops.errors import GateFailed, InputError, Location, Outcome, UsageError
 from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
 
 if TYPE_CHECKING:
@@ -62,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument("--dvc-remote", help="DVC remote holding the models (default: core.remote)")
     add_common_arguments(parser)
+    add_verification_arguments(parser, gate=True)
     parser.set_defaults(handler=run)
 
 
@@ -75,7 +79,7 @@ def _percent(text: str) -> int:
     return value
 
 
-def check(root: Path) -> int:
+def check(root: Path) -> Outcome:
     """Validate every YAML document under deploy/; exit 1 on a violation."""
     import yaml
 
@@ -97,20 +101,29 @@ def check(root: Path) -> int:
         raise InputError("no manifests under deploy/", location=Location("deploy"))
     if problems:
         raise GateFailed(f"{len(problems)} problem(s): " + "; ".join(problems))
-    return EXIT_OK
+    return Outcome.DONE
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
+    """Gate, publish, render, tag and open the deploy PR (or only check deploy/)."""
     from mlgitops.commands.promote import build_promoter
-    from mlgitops.services.deploy import Deployer, DeployRequest, available_server
-    from mlgitops.services.promotion import repo_root
+    from mlgitops.io.git import Git
+    from mlgitops.services.deploy import (
+        Deployer,
+        DeployRequest,
+        VerificationGate,
+        available_server,
+        read_deploy_settings,
+    )
 
     if args.check:
-        return check(repo_root(args.repo))
+        return check(Git.find(args.repo).root)
     if args.auto and (args.stage or args.model_version or args.rollback or args.traffic):
         raise UsageError("--auto takes its stage from the policy and the latest version")
     if not args.stage and not args.auto:
         raise UsageError("--stage is required (or --auto, or --check)")
+    # A key file that is not there is an error before anything is read or served.
+    verification = verification_from(args, required=False)
     settings = ActionsSettings.from_environ()
     promoter = build_promoter(args, settings, api=False)
     run_url = (
@@ -120,8 +133,10 @@ def run(args: argparse.Namespace) -> int:
     )
     deployer = Deployer(
         promoter=promoter,
+        settings=read_deploy_settings(promoter.ws.root),
         host=_connect(settings),
         serve=available_server(),
+        verification=VerificationGate(verification, args.allow_unverified),
         repository=settings.repository,
         server_url=settings.server_url,
         run_url=run_url,
@@ -131,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         if request is None:
             print("deploy.auto_stage is not set in the policy: nothing to deploy")
             set_output(settings, "action", "none")
-            return EXIT_OK
+            return Outcome.DONE
         request = dataclasses.replace(request, dry_run=args.dry_run)
     else:
         request = DeployRequest(
@@ -150,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     append_step_summary(settings, outcome.body)
     if args.dry_run:
         print(outcome.body)
-    return EXIT_OK
+    return Outcome.DONE
 
 
 def _connect(settings: ActionsSettings) -> DeployHost | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mlgitops.core.markdown.report import code
+from mlgitops.core.markdown.escape import code, code_cell
 from mlgitops.deploy.gate import GateResult
 
 MARKER = "<!-- mlgitops:deploy -->"
@@ -55,7 +55,7 @@ def _gate_section(gate: GateResult | None, note: str) -> list[str]:
     verdict = "passed" if gate.passed else "FAILED"
     lines = ["### Deployment gate", "", f"**{verdict}** (MLServer on 127.0.0.1).", ""]
     lines += ["| check | result |", "| --- | --- |"]
-    lines.append(f"| smoke test | {code(gate.smoke.message)} |")
+    lines.append(f"| smoke test | {code_cell(gate.smoke.message)} |")
     load = gate.load
     if load is not None:
         p50 = f"{load.p50_ms:.1f} ms" if load.p50_ms is not None else "-"
@@ -70,7 +70,7 @@ def _gate_section(gate: GateResult | None, note: str) -> list[str]:
         )
         lines.append(f"| throughput | {load.requests_per_second:.0f} requests/s |")
     for reason in gate.reasons:
-        lines.append(f"| failure | {code(reason)} |")
+        lines.append(f"| failure | {code_cell(reason)} |")
     return [*lines, ""]
 
 
@@ -79,12 +79,12 @@ def render_body(
 ) -> str:
     """The deploy PR body: what changes in the cluster once merged, and the gate."""
     traffic = (
-        f"{change.canary_percent}% to {code(change.tag)}, the rest stays on the previous "
+        f"{change.canary_percent}% to {code_cell(change.tag)}, the rest stays on the previous "
         "version until a `--traffic 100` deploy PR"
         if change.canary_percent is not None
-        else f"100% to {code(change.tag)}"
+        else f"100% to {code_cell(change.tag)}"
     )
-    previous = code(change.previous_tag) if change.previous_tag else "nothing deployed"
+    previous = code_cell(change.previous_tag) if change.previous_tag else "nothing deployed"
     lines = [
         MARKER,
         f"## {_heading(change)}",
@@ -94,14 +94,14 @@ def render_body(
         "",
         "| | |",
         "| --- | --- |",
-        f"| model | {code(change.model)} |",
-        f"| version | {code(change.tag)} (commit {code(change.commit[:12])}) |",
+        f"| model | {code_cell(change.model)} |",
+        f"| version | {code_cell(change.tag)} (commit {code_cell(change.commit[:12])}) |",
         f"| previously | {previous} |",
         f"| traffic | {traffic} |",
-        f"| storage | {code(change.storage_uri)} |",
+        f"| storage | {code_cell(change.storage_uri)} |",
     ]
     if change.release_url:
-        lines.append(f"| release | {code(change.release_url)} |")
+        lines.append(f"| release | {code_cell(change.release_url)} |")
     lines += ["", *_gate_section(gate, note), "### Files", ""]
     lines += [f"- {code(path)}" for path in change.files]
     if run_url:

@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from mlgitops.core.release_notes import data_hashes_from_dvcfile, data_hashes_from_lock
 from mlgitops.deploy.manifests import (
     MODEL_FILE,
     MODEL_SETTINGS_FILE,
@@ -30,7 +27,7 @@ from mlgitops.deploy.manifests import (
     published_path,
 )
 from mlgitops.errors import GateFailed, InputError, Location, ToolError
-from mlgitops.proc import run
+from mlgitops.io.workspace import Workspace
 
 Log = Callable[[str], None]
 
@@ -51,17 +48,9 @@ class Published:
     created: bool  # False: it was already there, byte for byte
 
 
-def model_hash(repo: Path, commit: str, model_path: str) -> str:
+def model_hash(ws: Workspace, commit: str, model_path: str) -> str:
     """The md5 that dvc.lock (or a .dvc file) at `commit` pins `model_path` to."""
-    lock = run(["git", "show", f"{commit}:dvc.lock"], repo, check=False)
-    candidates = []
-    if lock.returncode == 0:
-        candidates += data_hashes_from_lock(yaml.safe_load(lock.stdout) or {})
-    dvcfile = f"{model_path}.dvc"
-    tracked = run(["git", "show", f"{commit}:{dvcfile}"], repo, check=False)
-    if tracked.returncode == 0:
-        candidates += data_hashes_from_dvcfile(dvcfile, yaml.safe_load(tracked.stdout) or {})
-    for item in candidates:
+    for item in ws.data_hashes(commit):
         if item.kind == "out" and item.path == model_path:
             if item.md5.endswith(".dir"):
                 raise InputError(
@@ -70,7 +59,7 @@ def model_hash(repo: Path, commit: str, model_path: str) -> str:
                 )
             return item.md5
     raise InputError(
-        f"commit {commit[:12]} pins no hash for {model_path} (dvc.lock outs or {dvcfile})",
+        f"commit {commit[:12]} pins no hash for {model_path} (dvc.lock outs or {model_path}.dvc)",
         location=Location("dvc.lock"),
         hint="the model must be a DVC output of the promoted commit",
     )

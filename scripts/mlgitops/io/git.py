@@ -7,9 +7,11 @@ contents at any number of revisions come from one `git cat-file --batch`.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,6 +202,40 @@ class Git:
 
     def archive(self, commit: str, output: Path) -> None:
         self.run("archive", "--format=tar", "-o", str(output), commit)
+
+    # ----------------------------------------------------------------- branches
+    def remote_url(self, remote: str) -> str | None:
+        """The fetch URL of `remote`, or None when there is no such remote."""
+        result = self._try("remote", "get-url", remote)
+        url = result.stdout.strip()
+        return url if result.returncode == 0 and url else None
+
+    def default_branch(self, remote: str, fallback: str = "main") -> str:
+        """The branch `remote`'s HEAD names (as the clone recorded it), else `fallback`."""
+        result = self._try("symbolic-ref", "--short", f"refs/remotes/{remote}/HEAD")
+        name = result.stdout.strip()
+        return name.split("/", 1)[-1] if result.returncode == 0 and name else fallback
+
+    def commit_files(self, parent: str, texts: Mapping[str, str], message: str) -> str | None:
+        """A commit on `parent` with `texts` (path -> content) written, made in a private
+        index so that the user's index and working tree stay as they are; None when it
+        would change nothing."""
+        with tempfile.TemporaryDirectory(prefix="mlgitops-index-") as scratch:
+            env = {"GIT_INDEX_FILE": os.path.join(scratch, "index")}
+            run(["git", "read-tree", parent], self.root, env=env)
+            for name, text in sorted(texts.items()):
+                blob = self.run("hash-object", "-w", "--stdin", input_text=text)
+                run(["git", "update-index", "--add", "--cacheinfo", f"100644,{blob},{name}"],
+                    self.root, env=env)  # fmt: skip
+            tree = run(["git", "write-tree"], self.root, env=env).stdout.strip()
+        if tree == self.run("rev-parse", f"{parent}^{{tree}}"):
+            return None
+        return self.run("commit-tree", tree, "-p", parent, "-m", message)
+
+    def force_push_branch(self, remote: str, commit: str, branch: str) -> None:
+        """Point `branch` on `remote` at `commit`, forced: for branches only mlgitops
+        writes (a deploy PR's head is re-made from the default branch each time)."""
+        self.run("push", "--quiet", "--force", remote, f"{commit}:refs/heads/{branch}")
 
     # ----------------------------------------------------------------- tags
     def tag_refs(self) -> list[TagRef]:

@@ -12,6 +12,8 @@ that changes a stage). In order, so that a failure leaves nothing half-done:
 5. commit the files under deploy/ on the branch `mlgitops/deploy/<model>-<stage>`
    (on HEAD, in a private index: the working tree stays as it is), push it, and open or
    update the deploy PR; without the GitHub API, write them into the working tree.
+
+Every repository read goes through the promoter's one `Workspace` (git, DVC, tags).
 """
 
 from __future__ import annotations
@@ -19,39 +21,32 @@ from __future__ import annotations
 import importlib.util
 import io
 import math
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
+from mlgitops.core.artifacts import DeclaredModel
 from mlgitops.core.tags import Version, format_tag
-from mlgitops.core.versioning import ModelHistory, build_history
+from mlgitops.core.versioning import ModelHistory
 from mlgitops.deploy import crds, manifests
 from mlgitops.deploy.gate import Column, GateResult, run_gate
 from mlgitops.deploy.pr_body import DeployChange, gate_note, render_body, title, with_gate_section
 from mlgitops.deploy.publish import model_hash, publish_version, remote_for
 from mlgitops.deploy.settings import DeploySettings, deploy_settings
 from mlgitops.errors import GateFailed, InputError, Location, ToolError, UsageError
-from mlgitops.proc import git, run
-from mlgitops.services.promotion import (
-    ModelSpec,
-    Promoter,
-    PromotionResult,
-    ReleaseSettings,
-    fetch_tags,
-    list_tag_refs,
-    read_models,
-    select_models,
-    show_file,
-)
+from mlgitops.io.workspace import Workspace
+from mlgitops.io.yaml_strict import parse_yaml
+from mlgitops.services.promotion.promoter import Promoter, PromotionResult
+from mlgitops.services.promotion.settings import POLICY_FILE
 
-POLICY_FILE = "governance/policy.yaml"
+if TYPE_CHECKING:
+    from mlgitops.attest.signing import Verification
+
 BRANCH_PREFIX = "mlgitops/deploy/"
 GATE_ROWS = 50
 TEST_SPLIT = "data/prepared/test.csv"
@@ -88,9 +83,11 @@ class DeployHost(Protocol):
 
     def get_release_by_tag(self, tag: str) -> _Release | None: ...
     def update_release(self, release_id: int, name: str, body: str) -> Any: ...
-    def find_open_pull_request(self, head_branch: str) -> _Pull | None: ...
-    def create_pull_request(self, head: str, base: str, title: str, body: str) -> _Pull: ...
-    def edit_pull_request(self, number: int, title: str, body: str) -> _Pull: ...
+    def find_open_pull_request(self, head: str, author: str | None = None) -> _Pull | None: ...
+    def create_pull_request(
+        self, title: str, body: str, head: str, base: str, labels: list[str]
+    ) -> _Pull: ...
+    def update_pull_request(self, number: int, title: str, body: str) -> _Pull: ...
 
 
 @dataclass(frozen=True)
@@ -113,18 +110,24 @@ class DeployOutcome:
     body: str = ""
 
 
-def read_policy(repo: Path) -> tuple[ReleaseSettings, DeploySettings]:
-    """`release:` and `deploy:` of the policy (validated by its schema), or defaults."""
-    path = repo / POLICY_FILE
+def read_deploy_settings(root: Path) -> DeploySettings:
+    """`deploy:` of the policy (validated by its schema), or the defaults."""
+    path = root / POLICY_FILE
     if not path.exists():
-        return ReleaseSettings(), DeploySettings()
-    from mlgitops.core.versioning import parse_bump
-    from mlgitops.policy import load_policy
+        return DeploySettings()
+    from mlgitops.io.policy_loader import load_policy
 
-    policy = load_policy(path, file=POLICY_FILE)
-    release = ReleaseSettings(parse_bump(policy.release.default_bump), policy.release.stages)
-    data = policy.document.data if isinstance(policy.document.data, dict) else {}
-    return release, deploy_settings(data.get("deploy"))
+    section = load_policy(path, file=POLICY_FILE).sections.get("deploy")
+    return deploy_settings(section if isinstance(section, dict) else None)
+
+
+@dataclass(frozen=True)
+class VerificationGate:
+    """How the deployment gate checks a version's signature and provenance first:
+    with `verification` (a key or identity), or not at all with `allow_unverified`."""
+
+    verification: Verification | None = None
+    allow_unverified: bool = False
 
 
 @contextmanager
@@ -141,32 +144,22 @@ def available_server() -> ServeFn | None:
     return serve_with_mlserver if importlib.util.find_spec("mlserver") else None
 
 
-def repository_url(repo: Path, repository: str | None, server_url: str, remote: str) -> str:
+def repository_url(ws: Workspace, repository: str | None, server_url: str, remote: str) -> str:
     """What Argo CD / Flux clone: the GitHub repository of the run, else the git remote."""
     if repository:
         return manifests.repository_url(server_url, repository)
-    result = run(["git", "remote", "get-url", remote], repo, check=False)
-    if result.returncode != 0 or not result.stdout.strip():
+    url = ws.git.remote_url(remote)
+    if url is None:
         raise UsageError(
             f"no repository URL for Argo CD / Flux: GITHUB_REPOSITORY is unset and there is "
             f"no git remote '{remote}'",
             hint="set GITHUB_REPOSITORY=owner/name, or 'git remote add origin URL'",
         )
-    url = result.stdout.strip()
     scp_like = re.fullmatch(r"([^@/:]+@[^:/]+):(.+)", url)
     return f"ssh://{scp_like[1]}/{scp_like[2]}" if scp_like else url
 
 
-def default_branch(repo: Path, remote: str) -> str:
-    result = run(
-        ["git", "symbolic-ref", "--short", f"refs/remotes/{remote}/HEAD"], repo, check=False
-    )
-    if result.returncode == 0 and result.stdout.strip():
-        return result.stdout.strip().split("/", 1)[-1]
-    return "main"
-
-
-def gate_rows(repo: Path, commit: str) -> tuple[list[dict[str, Any]], list[Column]]:
+def gate_rows(ws: Workspace, commit: str) -> tuple[list[dict[str, Any]], list[Column]]:
     """Rows of the version's test split without the target, and their V2 datatypes.
 
     The generated pipeline's layout: `data/prepared/test.csv` (a DVC output, read from
@@ -175,10 +168,11 @@ def gate_rows(repo: Path, commit: str) -> tuple[list[dict[str, Any]], list[Colum
     import dvc.api
     import pandas as pd
 
-    dataset = show_file(repo, commit, DATASET_FILE)
-    target = (yaml.safe_load(dataset) or {}).get("target") if dataset else None
+    dataset = ws.read(commit, DATASET_FILE)
+    data = parse_yaml(dataset, file=f"{DATASET_FILE}@{commit[:12]}").data if dataset else None
+    target = data.get("target") if isinstance(data, dict) else None
     try:
-        text = dvc.api.read(TEST_SPLIT, repo=str(repo), rev=commit)
+        text = dvc.api.read(TEST_SPLIT, repo=str(ws.root), rev=commit)
     except Exception as error:  # DVC raises many kinds; all mean "no test split"
         raise InputError(
             f"cannot read the test split of commit {commit[:12]}: {error}",
@@ -209,46 +203,53 @@ def _yaml(document: dict[str, Any]) -> str:
     return HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
-def _committed_yaml(repo: Path, commit: str, path: str) -> Any:
+def _committed_yaml(ws: Workspace, commit: str, path: str) -> Any:
     """A manifest as `commit` has it (the state the cluster follows), or None."""
-    text = show_file(repo, commit, path)
+    text = ws.read(commit, path)
     try:
-        return yaml.safe_load(text) if text is not None else None
-    except yaml.YAMLError:
-        return None
+        return parse_yaml(text, file=path, written_by_dvc=True).data if text else None
+    except InputError:
+        return None  # unreadable: rendered afresh, as if nothing were deployed
 
 
 @dataclass
 class Deployer:
-    """Deploy models of the repository at `promoter.repo`."""
+    """Deploy models of the promoter's workspace, by the policy's `deploy:` `settings`."""
 
     promoter: Promoter
+    settings: DeploySettings = field(default_factory=DeploySettings)
     host: DeployHost | None = None
     serve: ServeFn | None = None
+    verification: VerificationGate = field(default_factory=VerificationGate)
     repository: str | None = None
     server_url: str = "https://github.com"
     run_url: str | None = None
     log: Log = print
 
     @property
-    def repo(self) -> Path:
-        return self.promoter.repo
+    def ws(self) -> Workspace:
+        return self.promoter.ws
 
-    def _history(self, model: str) -> ModelHistory:
-        fetch_tags(self.repo, self.promoter.git_remote)
-        return build_history(model, list_tag_refs(self.repo))
+    @property
+    def repo(self) -> Path:
+        return self.ws.root
+
+    def _head(self) -> str:
+        commit = self.ws.git.head()
+        if commit is None:
+            raise InputError("the repository has no commit yet: nothing to deploy")
+        return commit
 
     def automatic_request(self, model_name: str | None) -> DeployRequest | None:
         """What the policy's `deploy.auto_stage` asks for after a promotion: the model's
         latest version in that stage (None when the policy asks for nothing)."""
-        _, settings = read_policy(self.repo)
+        settings = self.settings
         if settings.auto_stage is None:
             return None
-        head = git("rev-parse", "HEAD", cwd=self.repo)
-        models = select_models(read_models(self.repo, head), model_name)
+        models = self.ws.models_to_release(self._head(), model_name)
         if len(models) != 1:
             raise UsageError("several models: pass --model to choose one")
-        history = self._history(models[0].name)
+        history = self.promoter.history(models[0].name)
         registered = [e.version for e in history.versions if not e.deregistered]
         if not registered:
             raise InputError(f"{models[0].name} has no registered version to deploy")
@@ -257,19 +258,15 @@ class Deployer:
         )
 
     def deploy(self, request: DeployRequest) -> DeployOutcome:
-        release, settings = read_policy(self.repo)
-        if request.stage not in release.stages:
-            raise InputError(
-                f"unknown stage {request.stage!r}: release.stages are {', '.join(release.stages)}",
-                location=Location(POLICY_FILE, key="release.stages"),
-            )
-        head = git("rev-parse", "HEAD", cwd=self.repo)
-        models = select_models(read_models(self.repo, head), request.model)
+        release, settings = self.promoter.settings, self.settings
+        release.check_stage(request.stage)
+        head = self._head()
+        models = self.ws.models_to_release(head, request.model)
         if len(models) != 1:
             names = ", ".join(m.name for m in models)
             raise UsageError(f"several models ({names}): pass --model to choose one")
         model = models[0]
-        history = self._history(model.name)
+        history = self.promoter.history(model.name)
         action, target = self._target(history, request)
         entry = history.find(target)
         assert entry is not None
@@ -277,6 +274,7 @@ class Deployer:
         gated = settings.gated(request.stage)
         gate = None
         if action == "assign" and gated and not request.dry_run:
+            self._verify(tag)
             gate = self._run_gate(model, str(target), entry.commit, settings)
             if not gate.passed:
                 raise GateFailed(
@@ -284,8 +282,8 @@ class Deployer:
                     + "; ".join(gate.reasons),
                     hint="nothing was assigned or published",
                 )
-        md5 = model_hash(self.repo, entry.commit, model.path)
-        remote = remote_for(self.repo, self.promoter.dvc_remote)
+        md5 = model_hash(self.ws, entry.commit, model.path)
+        remote = remote_for(self.repo, self.promoter.data_policy.remote)
         try:
             uri = manifests.storage_uri(
                 remote.url, model.name, str(target), azure_account=remote.azure_account
@@ -296,7 +294,7 @@ class Deployer:
             ) from None
         path = manifests.manifest_path(model.name, request.stage)
         previous_tag, previous_canary = manifests.deployed_state(
-            _committed_yaml(self.repo, head, path)
+            _committed_yaml(self.ws, head, path)
         )
         canary = self._canary(action, request, settings, previous_tag, previous_canary, tag)
         deployed = manifests.DeployedVersion(model.name, str(target), tag, entry.commit, md5)
@@ -309,8 +307,8 @@ class Deployer:
         files |= manifests.reconciler_files(
             self.repo.name if not self.repository else self.repository.split("/")[-1],
             release.stages,
-            repository_url(self.repo, self.repository, self.server_url, remote_name),
-            default_branch(self.repo, remote_name),
+            repository_url(self.ws, self.repository, self.server_url, remote_name),
+            self.ws.git.default_branch(remote_name),
             settings,
         )
         self._validate(files)
@@ -326,9 +324,7 @@ class Deployer:
             self.log(f"dry run: would deploy {tag} to {request.stage} ({action}); nothing written")
             return outcome
         publish_version(self.repo, remote.name, model.name, str(target), md5, self.log)
-        outcome.stage_result = self._write_stage(
-            model, request, action, target, entry.commit, release
-        )
+        outcome.stage_result = self._write_stage(model, request, action, target, entry.commit)
         texts = {name: _yaml(document) for name, document in files.items()}
         if self.host is None:
             # No pull request to carry the change: the working tree does, for review.
@@ -394,15 +390,28 @@ class Deployer:
             return previous_canary  # a re-render keeps the traffic split
         return settings.canary(request.stage)
 
+    def _verify(self, tag: str) -> None:
+        """The version's signature and provenance, before it is served even locally:
+        GateFailed when they do not verify (nothing assigned), unless allowed unverified."""
+        from mlgitops.attest.service import require_verified
+
+        verified = require_verified(
+            self.repo, tag, self.verification.verification,
+            allow_unverified=self.verification.allow_unverified,
+            dvc_remote=self.promoter.data_policy.remote, log=self.log,
+        )  # fmt: skip
+        if verified is not None:
+            self.log(f"gate: {tag} verified ({', '.join(verified.passed)})")
+
     def _run_gate(
-        self, model: ModelSpec, version: str, commit: str, settings: DeploySettings
+        self, model: DeclaredModel, version: str, commit: str, settings: DeploySettings
     ) -> GateResult:
         if self.serve is None:
             raise ToolError(
                 "the deployment gate needs MLServer: install mlgitops[serve]",
                 hint="or skip the gate for a non-production stage (deploy.gate_stages)",
             )
-        rows, columns = gate_rows(self.repo, commit)
+        rows, columns = gate_rows(self.ws, commit)
         self.log(f"gate: serving {model.name} {version} on 127.0.0.1")
         with self.serve(self.repo, model.name, version) as (url, served_name):
             result = run_gate(
@@ -426,19 +435,18 @@ class Deployer:
 
     def _write_stage(
         self,
-        model: ModelSpec,
+        model: DeclaredModel,
         request: DeployRequest,
         action: str,
         target: Version,
         commit: str,
-        release: ReleaseSettings,
     ) -> PromotionResult | None:
         if action == "assign":
             return self.promoter.assign_stage(
-                model, request.stage, version=str(target), commit=commit, settings=release
+                model, request.stage, version=str(target), commit=commit
             )
         if action == "rollback":
-            return self.promoter.rollback(model, request.stage, settings=release)
+            return self.promoter.rollback(model, request.stage)
         return None
 
     def _open_pull_request(
@@ -446,25 +454,22 @@ class Deployer:
     ) -> None:
         change = outcome.change
         branch = BRANCH_PREFIX + manifests.dns_label(f"{change.model}-{change.stage}", 63)
-        commit = commit_files(self.repo, head, texts, title(change))
+        commit = self.ws.git.commit_files(head, texts, title(change))
         if commit is None:
             self.log("deploy/ already matches: no deploy PR needed")
             return
-        run(
-            ["git", "push", "--quiet", "--force", remote, f"{commit}:refs/heads/{branch}"],
-            self.repo,
-        )
+        self.ws.git.force_push_branch(remote, commit, branch)
         outcome.branch = branch
         self.log(f"pushed {branch} ({commit[:12]})")
         if self.host is None:
             self.log("no GitHub API (GITHUB_REPOSITORY/GITHUB_TOKEN): open the deploy PR by hand")
             return
-        base = default_branch(self.repo, remote)
+        base = self.ws.git.default_branch(remote)
         existing = self.host.find_open_pull_request(branch)
         if existing is not None:
-            pull = self.host.edit_pull_request(existing.number, title(change), outcome.body)
+            pull = self.host.update_pull_request(existing.number, title(change), outcome.body)
         else:
-            pull = self.host.create_pull_request(branch, base, title(change), outcome.body)
+            pull = self.host.create_pull_request(title(change), outcome.body, branch, base, [])
         outcome.pull_request_url = pull.html_url
         self.log(f"deploy PR: {pull.html_url}")
         if outcome.gate is not None:
@@ -480,24 +485,3 @@ class Deployer:
         if body != release.body:
             self.host.update_release(release.id, release.name, body)
             self.log(f"gate results added to the release of {tag}")
-
-
-def commit_files(repo: Path, parent: str, texts: dict[str, str], message: str) -> str | None:
-    """A commit on `parent` with `texts` written, made in a private index (the user's
-    index and working tree stay as they are); None when nothing would change."""
-    with tempfile.TemporaryDirectory(prefix="mlgitops-index-") as scratch:
-        env = {"GIT_INDEX_FILE": os.path.join(scratch, "index")}
-        run(["git", "read-tree", parent], repo, env=env)
-        for name, text in sorted(texts.items()):
-            blob = run(
-                ["git", "hash-object", "-w", "--stdin"], repo, input_text=text
-            ).stdout.strip()
-            run(
-                ["git", "update-index", "--add", "--cacheinfo", f"100644,{blob},{name}"],
-                repo,
-                env=env,
-            )
-        tree = run(["git", "write-tree"], repo, env=env).stdout.strip()
-    if tree == git("rev-parse", f"{parent}^{{tree}}", cwd=repo):
-        return None
-    return run(["git", "commit-tree", tree, "-p", parent, "-m", message], repo).stdout.strip()
