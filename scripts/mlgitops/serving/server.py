@@ -153,10 +153,13 @@ def launch(
     *,
     ready_timeout: float = READY_TIMEOUT_S,
     started_at: float | None = None,
+    rewrite_settings: bool = True,
 ) -> RunningServer:
-    """Write the settings, start MLServer on them and wait until the model is ready."""
+    """Write the settings (unless told not to: a caller edited them), start MLServer on
+    them and wait until the model is ready."""
     started = started_at if started_at is not None else time.perf_counter()
-    write_settings(fetched, workdir, options)
+    if rewrite_settings:
+        write_settings(fetched, workdir, options)
     log_path = workdir / "mlserver.log"
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "ITERATIVE_DO_NOT_TRACK": "1"}
     env["PYTHONUNBUFFERED"] = "1"
