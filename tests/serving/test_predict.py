@@ -12,7 +12,7 @@ from pathlib import Path
 import joblib
 import pandas as pd
 import pytest
-from conftest import MODEL
+from helpers.promoted import MODEL
 
 from mlgitops.cli import main
 from mlgitops.core.input_schema import schema_from_dict, validate_columns

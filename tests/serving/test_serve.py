@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ import joblib
 import pandas as pd
 import pytest
 import requests
-from conftest import MODEL
+from helpers.promoted import MODEL
 
 from mlgitops.cli import main
 from mlgitops.errors import EXIT_OK, ToolError
@@ -314,27 +315,31 @@ def test_the_serve_command_serves_until_sigterm(promoted_repo: Path, tmp_path: P
         str(tmp_path / "work"),
     ]
     process = subprocess.Popen(command, cwd=promoted_repo, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    lines: list[str] = []
+    # The command says "serving ..." once it has seen the model ready itself; a signal
+    # before that is a stop during start-up, a different path.
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr or ()), daemon=True)
+    reader.start()
+    url = f"http://127.0.0.1:{port}/v2/models/{MODEL}/ready"
     try:
-        deadline = time.monotonic() + 90
-        url = f"http://127.0.0.1:{port}/v2/models/{MODEL}/ready"
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url, timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        deadline = time.monotonic() + 180  # a busy 2-core machine: start-up is slow
+        while not any("mlgitops: serving" in line for line in lines):
+            assert process.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "the served model was not ready in time"
             time.sleep(0.2)
-        else:
-            pytest.fail("the served model was not ready in time")
+        assert requests.get(url, timeout=10).status_code == 200
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=30)
+        process.wait(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+        reader.join(timeout=10)
+        process.stderr.close()
+    err = "".join(lines)
     assert process.returncode == 0, err
-    assert f"serving {MODEL}@v1.0.0" in err
+    assert f"serving {MODEL}@v1.0.0" in err and "stopping MLServer" in err
     settings = json.loads((tmp_path / "work/model/model-settings.json").read_text("utf-8"))
     assert settings["parameters"]["version"] == "v1.0.0"
     with pytest.raises(requests.ConnectionError):

@@ -50,11 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fetch and verify the version, check the input, predict, write the output."""
-    from mlgitops.services.drift import repo_root
+    from mlgitops.repo import Repo
     from mlgitops.serving.predict import predict_version
 
     cwd = Path.cwd()
-    repo = repo_root((cwd / args.repo).resolve())
+    repo = Repo.find((cwd / args.repo).resolve()).root
     result = predict_version(repo, args.model, cwd / args.input, cwd / args.output)
     print(
         f"mlgitops: {result.rows} rows predicted by {result.version.tag} "

@@ -89,7 +89,7 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fetch, verify, start MLServer, wait until the user stops it."""
-    from mlgitops.services.drift import repo_root
+    from mlgitops.repo import Repo
     from mlgitops.serving.settings import ServeOptions
 
     if not 0 <= args.port <= 65535 or not 0 <= args.grpc_port <= 65535:
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         max_batch_time=args.max_batch_time,
         max_body_bytes=args.max_body_bytes,
     )
-    repo = repo_root((Path.cwd() / args.repo).resolve())
+    repo = Repo.find((Path.cwd() / args.repo).resolve()).root
     workdir = Path(args.workdir).resolve() if args.workdir else None
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     server = None
