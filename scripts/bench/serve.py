@@ -16,6 +16,9 @@ split, with one HTTP client library (requests, keep-alive sessions) for both ser
   answer equals the in-process one), a request of 100 rows;
 - cold start (fetch + load + ready, from `start_server`), resident memory of the server.
 
+The cases run interleaved (floor, schema check, our server, plain MLServer, one request
+each in turn; concurrent load in alternating rounds), so that every case sees the same
+machine load and the ratios hold on a busy machine even when the absolute times do not.
 Load goes to 127.0.0.1 only, bounded by --requests per client and a 120 s deadline.
 Prints markdown tables. Timings depend on the machine's load: read them with the load
 average printed first.
@@ -24,6 +27,7 @@ average printed first.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -48,6 +52,7 @@ from mlgitops.serving.server import free_port, start_server
 from mlgitops.serving.settings import ServeOptions, server_settings, write_json
 
 DEADLINE_S = 120.0
+JSON = {"Content-Type": "application/json"}
 CLIENTS = 8
 
 
@@ -82,6 +87,11 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def encoded(frame: pd.DataFrame, plain: bool) -> bytes:
+    """The request as bytes, encoded once: the clients share the machine with the server."""
+    return json.dumps(body(frame, plain)).encode()
+
+
 def body(frame: pd.DataFrame, plain: bool) -> dict[str, Any]:
     inputs = [
         {"name": c, "datatype": "FP64", "shape": [len(frame), 1], "data": frame[c].tolist()}
@@ -101,23 +111,7 @@ def proba_of(answer: dict[str, Any]) -> list[float]:
     return next(o["data"] for o in answer["outputs"] if o["name"] == "predict_proba")
 
 
-def sequential(url: str, payload: dict[str, Any], count: int) -> list[float]:
-    session = requests.Session()
-    samples = []
-    deadline = time.monotonic() + DEADLINE_S
-    for _ in range(count):
-        started = time.perf_counter()
-        response = session.post(url, json=payload, timeout=30)
-        samples.append(time.perf_counter() - started)
-        response.raise_for_status()
-        if time.monotonic() > deadline:
-            break
-    return samples
-
-
-def concurrent(
-    url: str, rows: list[tuple[dict[str, Any], list[float]]], count: int
-) -> tuple[float, int]:
+def concurrent(url: str, rows: list[tuple[bytes, list[float]]], count: int) -> tuple[float, int]:
     """Requests per second with CLIENTS threads; and how many answers were not their own."""
 
     def client(offset: int) -> tuple[int, int]:
@@ -126,7 +120,7 @@ def concurrent(
         deadline = time.monotonic() + DEADLINE_S
         for index in range(count):
             payload, expected = rows[(offset + index * CLIENTS) % len(rows)]
-            answer = session.post(url, json=payload, timeout=30).json()
+            answer = session.post(url, data=payload, headers=JSON, timeout=30).json()
             done += 1
             wrong += proba_of(answer) != expected
             if time.monotonic() > deadline:
@@ -188,66 +182,92 @@ def rss_mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
-def measure_server(
-    name: str,
-    url: str,
-    pid: int,
+def timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def measure_interleaved(
+    model: Any,
+    schema: Any,
+    servers: dict[str, tuple[str, int, bool]],
     test: pd.DataFrame,
-    plain: bool,
     expected: list[list[float]],
     count: int,
-) -> dict[str, Any]:
-    one = body(test.iloc[[0]], plain)
-    sequential(url, one, 20)  # warm up
-    samples = sequential(url, one, count)
-    rows = [(body(test.iloc[[i]], plain), expected[i]) for i in range(len(test))]
-    rate, wrong = concurrent(url, rows, max(count // CLIENTS * 2, 20))
-    hundred = body(test.head(100), plain)
-    batch_samples = sequential(url, hundred, max(count // 10, 10))
-    return {
-        "name": name,
-        "p50": statistics.median(samples) * 1000,
-        "p99": percentile(samples, 0.99) * 1000,
-        "rps1": len(samples) / sum(samples),
-        "rps8": rate,
-        "wrong": wrong,
-        "batch100": statistics.median(batch_samples) * 1000,
-        "rss": rss_mib(pid),
-    }
+) -> dict[str, dict[str, Any]]:
+    """Every case in turn, request by request, so that all see the same machine load.
 
-
-def in_process(model: Any, schema: Any, test: pd.DataFrame, count: int) -> dict[str, float]:
+    `servers`: name -> (infer URL, pid, plain MLServer?). The in-process cases are "floor"
+    (`model.predict` of one row) and "checked" (schema check + `predict_table`).
+    """
     row = test.iloc[[0]]
-    timings: dict[str, list[float]] = {"plain": [], "checked": []}
     columns = {c: row[c].tolist() for c in row.columns}
-
-    def plain() -> None:
-        model.predict(row)
+    hundred = test.head(100)
+    sessions = {name: requests.Session() for name in servers}
+    one = {name: encoded(row, plain) for name, (_, _, plain) in servers.items()}
+    many = {name: encoded(hundred, plain) for name, (_, _, plain) in servers.items()}
 
     def checked() -> None:
         table, _ = validate_columns(schema, columns)
         predict_table(model, schema, table)
 
-    calls: dict[str, Callable[[], None]] = {"plain": plain, "checked": checked}
-    for name, call in calls.items():
+    def post(name: str, payload: bytes) -> None:
+        response = sessions[name].post(servers[name][0], data=payload, headers=JSON, timeout=30)
+        response.raise_for_status()
+
+    calls: dict[str, Callable[[], object]] = {
+        "floor": lambda: model.predict(row),
+        "checked": checked,
+    }
+    for name in servers:
+        calls[name] = lambda name=name: post(name, one[name])
+    for call in calls.values():  # warm up
         for _ in range(10):
             call()
-        for _ in range(count):
-            started = time.perf_counter()
-            call()
-            timings[name].append(time.perf_counter() - started)
-    hundred = test.head(100)
-    batch = []
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    deadline = time.monotonic() + DEADLINE_S
+    for _ in range(count):
+        for name, call in calls.items():
+            samples[name].append(timed(call))
+        if time.monotonic() > deadline:
+            break
+    batch: dict[str, list[float]] = {"floor": [], **{name: [] for name in servers}}
     for _ in range(max(count // 10, 10)):
-        started = time.perf_counter()
-        model.predict(hundred)
-        batch.append(time.perf_counter() - started)
-    return {
-        "p50": statistics.median(timings["plain"]) * 1000,
-        "p99": percentile(timings["plain"], 0.99) * 1000,
-        "checked_p50": statistics.median(timings["checked"]) * 1000,
-        "batch100": statistics.median(batch) * 1000,
+        batch["floor"].append(timed(lambda: model.predict(hundred)))
+        for name in servers:
+            batch[name].append(timed(lambda name=name: post(name, many[name])))
+    rows = {
+        name: [(encoded(test.iloc[[i]], plain), expected[i]) for i in range(len(test))]
+        for name, (_, _, plain) in servers.items()
     }
+    rates: dict[str, list[float]] = {name: [] for name in servers}
+    wrong = dict.fromkeys(servers, 0)
+    per_round = max(count // CLIENTS // 3, 10)
+    for _ in range(3):  # alternate rounds of concurrent load
+        for name, (url, _, _) in servers.items():
+            rate, bad = concurrent(url, rows[name], per_round)
+            rates[name].append(rate)
+            wrong[name] += bad
+    results: dict[str, dict[str, Any]] = {}
+    for name, values in samples.items():
+        results[name] = {
+            "p50": statistics.median(values) * 1000,
+            "p99": percentile(values, 0.99) * 1000,
+            "rps1": len(values) / sum(values),
+        }
+        if name in batch:
+            results[name]["batch100"] = statistics.median(batch[name]) * 1000
+        if name in servers:
+            results[name]["rps8"] = statistics.median(rates[name])
+            results[name]["wrong"] = wrong[name]
+            results[name]["rss"] = rss_mib(servers[name][1])
+    return results
+
+
+def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The in-process cases run once per server pair: the median of their figures."""
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
 def main() -> int:
@@ -270,8 +290,7 @@ def main() -> int:
         target = fetched.schema.target
         test = pd.read_csv(repo / "data/prepared/test.csv").drop(columns=[target])
         expected = estimator.predict_proba(test).tolist()
-        floor = in_process(estimator, fetched.schema, test, args.requests)
-        results = []
+        table: dict[str, dict[str, Any]] = {}
         cold: dict[str, float] = {}
         for batching in (False, True):
             label = "batching on" if batching else "batching off"
@@ -281,41 +300,32 @@ def main() -> int:
                 max_batch_size=8 if batching else 1,
                 max_batch_time=0.01 if batching else 0.0,
             )
+            ours_name, plain_name = f"mlgitops serve, {label}", f"plain MLServer, {label}"
             server = start_server(repo, f"{model}@v1.0.0", options)
+            cold[ours_name] = server.ready_at - server.started_at
             try:
-                cold[f"mlgitops serve, {label}"] = server.ready_at - server.started_at
-                results.append(
-                    measure_server(
-                        f"mlgitops serve, {label}",
-                        server.infer_url,
-                        server.process.pid,
-                        test,
-                        False,
-                        expected,
-                        args.requests,
-                    )
+                process, base, ready = start_plain(
+                    fetched.path.parent, scratch / f"plain-{batching}", model, batching
                 )
+                cold[plain_name] = ready
+                try:
+                    servers = {
+                        ours_name: (server.infer_url, server.process.pid, False),
+                        plain_name: (f"{base}/v2/models/{model}/infer", process.pid, True),
+                    }
+                    measured = measure_interleaved(
+                        estimator, fetched.schema, servers, test, expected, args.requests
+                    )
+                finally:
+                    process.terminate()
+                    process.wait(timeout=20)
             finally:
                 server.stop()
-            process, base, ready = start_plain(
-                fetched.path.parent, scratch / f"plain-{batching}", model, batching
-            )
-            try:
-                cold[f"plain MLServer, {label}"] = ready
-                results.append(
-                    measure_server(
-                        f"plain MLServer, {label}",
-                        f"{base}/v2/models/{model}/infer",
-                        process.pid,
-                        test,
-                        True,
-                        expected,
-                        args.requests,
-                    )
-                )
-            finally:
-                process.terminate()
-                process.wait(timeout=20)
+            for name, values in measured.items():
+                table.setdefault(name, {"name": name, "samples": []})["samples"].append(values)
+    floor = _merge(table.pop("floor")["samples"])
+    checked = _merge(table.pop("checked")["samples"])
+    results = [{"name": name, **entry["samples"][0]} for name, entry in table.items()]
     floor_rate = 1000 / floor["p50"]
     print(
         f"Model: {type(estimator).__name__}"
@@ -332,8 +342,8 @@ def main() -> int:
         f"1.00 | {floor_rate:.0f} | | | | {floor['batch100']:.2f} | | |"
     )
     print(
-        f"| in-process, through the schema check | {floor['checked_p50']:.2f} | | "
-        f"{floor['checked_p50'] / floor['p50']:.2f} | | | | | | | |"
+        f"| in-process, schema check + `predict_table` | {checked['p50']:.2f} | "
+        f"{checked['p99']:.2f} | {checked['p50'] / floor['p50']:.2f} | | | | | | | |"
     )
     for r in results:
         print(

@@ -1,9 +1,8 @@
 """A baked, trained, pushed repository with registered versions and a production stage.
 
-`promoted_repo` is shared by the serving tests (read-only): `<model>@v1.0.0` and
-`<model>@v1.1.0` on the trained commit (the same model), `production` assigned to v1.0.0,
-with annotated GTO tags written by git itself. A test that changes the repository takes
-`promoted_copy` (a private copy).
+`promoted_repo` is shared by the serving tests (read-only): `<model>@v1.0.0` on the
+trained commit and `production` assigned to it, annotated GTO tags written by git
+itself. A test that changes the repository takes `promoted_copy` (a private copy).
 """
 
 from __future__ import annotations
@@ -12,16 +11,9 @@ from pathlib import Path
 
 import pytest
 from helpers.baking import RUNNABLE, trained_copy, write_small_csv
+from helpers.promoted import promote
 
 from mlgitops import proc
-
-MODEL = "breast-cancer-classifier-model"
-
-
-def promote(repo: Path) -> Path:
-    proc.git("tag", "-a", f"{MODEL}@v1.0.0", "-m", "Register v1.0.0", cwd=repo)
-    proc.git("tag", "-a", f"{MODEL}#production#1", "-m", "Assign production", cwd=repo)
-    return repo
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import MODEL
+from helpers.promoted import MODEL
 
 from mlgitops import proc
 from mlgitops.errors import GateFailed, InputError, ToolError

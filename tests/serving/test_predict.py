@@ -12,7 +12,7 @@ from pathlib import Path
 import joblib
 import pandas as pd
 import pytest
-from conftest import MODEL
+from helpers.promoted import MODEL
 
 from mlgitops.cli import main
 from mlgitops.core.input_schema import schema_from_dict, validate_columns
@@ -230,3 +230,41 @@ def test_the_baked_checks_and_the_cli_checks_agree(
     columns = {name: [row[name] for row in table] for name in table[0]}
     _, problems = validate_columns(schema, columns, text_cells=True)
     assert [(p.row, p.column) for p in problems] == [(4, column)]
+
+
+def test_the_prediction_logger_hook_gets_the_whole_file_once(
+    promoted_repo: Path, tmp_path: Path
+) -> None:
+    from mlgitops.serving.fetch import fetch_model_version
+    from mlgitops.serving.hooks import PredictionRecord
+    from mlgitops.serving.model import load_model
+    from mlgitops.serving.predict import predict_file
+
+    class Collect:
+        def __init__(self) -> None:
+            self.records: list[PredictionRecord] = []
+
+        def log(self, record: PredictionRecord) -> None:
+            self.records.append(record)
+
+    fetched = fetch_model_version(promoted_repo, f"{MODEL}@v1.0.0", tmp_path / "model")
+    assert fetched.schema is not None
+    frame = features_csv(promoted_repo, tmp_path / "in.csv", rows=5)
+    collect = Collect()
+    rows = predict_file(
+        fetched.schema,
+        load_model(fetched.path),
+        tmp_path / "in.csv",
+        tmp_path / "out.csv",
+        tag=fetched.tag,
+        logger=collect,
+        model_name=fetched.model,
+        version=fetched.version,
+    )
+    assert rows == 5
+    (record,) = collect.records
+    assert (record.model, record.version, record.source) == (MODEL, "v1.0.0", "predict")
+    assert list(record.inputs) == list(frame.columns) and len(record.outputs) == 5
+    written = pd.read_csv(tmp_path / "out.csv")
+    assert record.outputs == written["prediction"].tolist()
+    assert record.probabilities is not None and len(record.probabilities) == 5

@@ -116,7 +116,11 @@ def test_dvc_reads_the_artifact_declaration(baked_default_repo: Path) -> None:
     artifact = artifacts["breast-cancer-classifier-model"]
     assert artifact.path == "models/model.pkl"
     assert artifact.type == "model"
-    assert artifact.meta == {"metrics": "reports/metrics.json", "card": "MODEL_CARD.md"}
+    assert artifact.meta == {
+        "metrics": "reports/metrics.json",
+        "card": "MODEL_CARD.md",
+        "schema": "models/schema.json",
+    }
 
 
 def test_trained_copy_is_independent_and_clean(tmp_path: Path) -> None:

@@ -59,11 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     """Fetch and verify the version, check the input, predict, write the output."""
-    from mlgitops.services.drift import repo_root
+    from mlgitops.io.git import Git
     from mlgitops.serving.predict import predict_version
 
     cwd = Path.cwd()
-    repo = repo_root((cwd / args.repo).resolve())
+    repo = Git.find((cwd / args.repo).resolve()).root
     logger = None
     if not args.no_prediction_log:
         import os

@@ -102,7 +102,7 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     """Fetch, verify, start MLServer, wait until the user stops it."""
-    from mlgitops.services.drift import repo_root
+    from mlgitops.io.git import Git
     from mlgitops.serving.settings import ServeOptions
 
     if not 0 <= args.port <= 65535 or not 0 <= args.grpc_port <= 65535:
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> Outcome:
         max_batch_time=args.max_batch_time,
         max_body_bytes=args.max_body_bytes,
     )
-    repo = repo_root((Path.cwd() / args.repo).resolve())
+    repo = Git.find((Path.cwd() / args.repo).resolve()).root
     if not args.no_prediction_log:
         options = _with_prediction_log(options, repo, args.prediction_log)
     workdir = Path(args.workdir).resolve() if args.workdir else None

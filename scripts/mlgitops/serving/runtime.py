@@ -25,13 +25,15 @@ from typing import Any
 
 from mlserver import MLModel
 from mlserver.errors import MLServerError
-from mlserver.types import InferenceRequest, InferenceResponse
+from mlserver.types import InferenceRequest, InferenceResponse, MetadataTensor
 from mlserver.utils import get_model_uri
 
 from mlgitops.core.input_schema import InputSchema, SchemaFormatError, schema_from_dict
 from mlgitops.serving.hooks import PredictionLogger, PredictionRecord
 from mlgitops.serving.model import load_model, predict_table
 from mlgitops.serving.requests import (
+    PREDICT_OUTPUT,
+    PROBA_OUTPUT,
     canonical_request,
     request_table,
     response_of,
@@ -60,6 +62,7 @@ class SchemaValidatedModel(MLModel):
         except (OSError, ValueError, SchemaFormatError) as error:
             raise MLServerError(f"cannot load the input schema {schema_file}: {error}") from None
         self._model = load_model(model_file)
+        self.outputs = _outputs_of(self._model)
         self._logger = _build_logger(extra)
         # `predict` is MLServer's batcher here when adaptive batching is on.
         self.predict = self._checked(self.predict)  # type: ignore[method-assign,assignment]
@@ -121,6 +124,21 @@ class SchemaValidatedModel(MLModel):
             self._logger.log(record)
         except Exception:  # the log must never fail a prediction
             _log.exception("the prediction logger failed; the answer was sent")
+
+
+def _outputs_of(model: Any) -> list[MetadataTensor]:
+    """`predict` (typed like the model's classes) and, for a classifier, `predict_proba`."""
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        datatype = "FP64"
+    elif all(isinstance(c.item() if hasattr(c, "item") else c, int) for c in classes):
+        datatype = "INT64"
+    else:
+        datatype = "BYTES"
+    outputs = [MetadataTensor(name=PREDICT_OUTPUT, datatype=datatype, shape=[-1, 1])]
+    if hasattr(model, "predict_proba"):
+        outputs.append(MetadataTensor(name=PROBA_OUTPUT, datatype="FP64", shape=[-1, -1]))
+    return outputs
 
 
 def _build_logger(extra: dict[str, Any]) -> PredictionLogger | None:

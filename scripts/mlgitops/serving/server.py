@@ -29,7 +29,6 @@ from pathlib import Path
 
 from mlgitops.errors import InputError, ToolError
 from mlgitops.serving.fetch import FetchedVersion, fetch_model_version
-from mlgitops.serving.model import load_model
 from mlgitops.serving.settings import ServeOptions, model_settings, server_settings, write_json
 
 READY_TIMEOUT_S = 60.0
@@ -118,14 +117,6 @@ def write_settings(fetched: FetchedVersion, workdir: Path, options: ServeOptions
     for source in (fetched.path, fetched.schema_path):
         if source.parent.resolve() != model_dir.resolve():
             shutil.copyfile(source, model_dir / source.name)
-    model = load_model(model_dir / fetched.path.name)
-    classes = getattr(model, "classes_", None)
-    if classes is None:
-        predict_datatype = "FP64"
-    elif all(isinstance(c.item() if hasattr(c, "item") else c, int) for c in classes):
-        predict_datatype = "INT64"
-    else:
-        predict_datatype = "BYTES"
     write_json(workdir / "settings.json", server_settings(options))
     write_json(
         model_dir / "model-settings.json",
@@ -138,8 +129,6 @@ def write_settings(fetched: FetchedVersion, workdir: Path, options: ServeOptions
             schema=fetched.schema,
             model_file=fetched.path.name,
             schema_file=fetched.schema_path.name,
-            predict_datatype=predict_datatype,
-            classifier=hasattr(model, "predict_proba"),
             options=options,
         ),
     )
@@ -153,10 +142,13 @@ def launch(
     *,
     ready_timeout: float = READY_TIMEOUT_S,
     started_at: float | None = None,
+    rewrite_settings: bool = True,
 ) -> RunningServer:
-    """Write the settings, start MLServer on them and wait until the model is ready."""
+    """Write the settings (unless told not to: a caller edited them), start MLServer on
+    them and wait until the model is ready."""
     started = started_at if started_at is not None else time.perf_counter()
-    write_settings(fetched, workdir, options)
+    if rewrite_settings:
+        write_settings(fetched, workdir, options)
     log_path = workdir / "mlserver.log"
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "ITERATIVE_DO_NOT_TRACK": "1"}
     env["PYTHONUNBUFFERED"] = "1"

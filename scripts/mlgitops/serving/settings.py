@@ -60,18 +60,15 @@ def model_settings(
     schema: InputSchema,
     model_file: str,
     schema_file: str,
-    predict_datatype: str,
-    classifier: bool,
     options: ServeOptions,
 ) -> dict[str, Any]:
-    """model-settings.json: metadata endpoint shows the schema's inputs and the outputs."""
+    """model-settings.json. The metadata endpoint lists the schema's inputs from here; the
+    runtime adds the outputs once it has loaded the model (their datatypes depend on it),
+    so that writing the settings does not cost a model load."""
     inputs = [
         {"name": column.name, "datatype": CANONICAL_DATATYPE[column.type], "shape": [-1, 1]}
         for column in schema.columns
     ]
-    outputs = [{"name": "predict", "datatype": predict_datatype, "shape": [-1, 1]}]
-    if classifier:
-        outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]})
     extra: dict[str, Any] = {"schema": schema_file, "tag": tag, "commit": commit, "md5": md5}
     if options.prediction_logger:
         extra["prediction_logger"] = options.prediction_logger
@@ -81,7 +78,6 @@ def model_settings(
         "platform": "sklearn",
         "versions": [version],
         "inputs": inputs,
-        "outputs": outputs,
         "max_batch_size": options.max_batch_size,
         "max_batch_time": options.max_batch_time,
         "parameters": {"uri": f"./{model_file}", "version": version, "extra": extra},
