@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "deploy",
         help="assign a stage: deployment gate, deploy/<stage>/ manifests, deploy PR",
+        epilog=(
+            "Exit codes: 0 deployed (or re-rendered, or --check found every manifest valid),\n"
+            "1 the gate failed (smoke test, latency objective, a version that does not verify,\n"
+            "an invalid manifest), 2 bad input, nothing to verify with, or a tool failing."
+        ),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
