@@ -340,20 +340,29 @@ READ_SECRETS = {
 SECRET_RE = re.compile(r"secrets\.(\w+)")
 
 
-def test_write_credentials_exist_only_in_the_promote_environment() -> None:
+# The jobs that write to the DVC remote: promotion (dvc push) and deployment (the
+# published servable copy). Each runs in a protected environment and reads its write
+# credentials there; its caller passes none.
+WRITERS = ["ml-promote.yml", "ml-deploy.yml"]
+
+
+def test_write_credentials_exist_only_in_the_protected_environment() -> None:
     """PR runs get read-only secrets by name; write secrets are the environment's only."""
     workflows = {path.name: path.read_text(encoding="utf-8") for path in WORKFLOWS}
     pr = load(ROOT / ".github" / "workflows" / "ml-pr.yml")
     assert set(pr["on"]["workflow_call"]["secrets"]) == READ_SECRETS
-    promote = load(ROOT / ".github" / "workflows" / "ml-promote.yml")
-    assert "secrets" not in promote["on"]["workflow_call"]  # the caller passes none
-    (job,) = promote["jobs"].values()
-    assert job["environment"] == {"name": "${{ inputs.environment }}"}
-    assert promote["on"]["workflow_call"]["inputs"]["environment"]["default"] == "ml-promote"
-    used = set(SECRET_RE.findall(workflows["ml-promote.yml"]))
-    assert used and all(name.startswith("DVC_WRITE_") for name in used), used
+    for name in WRITERS:
+        writer = load(ROOT / ".github" / "workflows" / name)
+        # The caller passes no DVC secret (deploy: only the optional token for its PR).
+        declared = set(writer["on"]["workflow_call"].get("secrets", {}))
+        assert declared <= {"MLGITOPS_DEPLOY_TOKEN"}, (name, declared)
+        (job,) = writer["jobs"].values()
+        assert job["environment"] == {"name": "${{ inputs.environment }}"}, name
+        assert writer["on"]["workflow_call"]["inputs"]["environment"]["default"] == "ml-promote"
+        used = set(SECRET_RE.findall(workflows[name])) - declared
+        assert used and all(n.startswith("DVC_WRITE_") for n in used), (name, used)
     for name, text in workflows.items():
-        if name != "ml-promote.yml":
+        if name not in WRITERS:
             assert "DVC_WRITE_" not in text, name
     template = {path.name: path.read_text(encoding="utf-8") for path in TEMPLATE_WORKFLOWS}
     pr_caller = set(SECRET_RE.findall(template["ml-pr.yml"])) - {"CML_REPO_TOKEN"}
@@ -363,9 +372,24 @@ def test_write_credentials_exist_only_in_the_promote_environment() -> None:
     monitor = set(SECRET_RE.findall(template["ml-monitor.yml"]))
     assert monitor and all(name.startswith("DVC_READ_") for name in monitor), monitor
     assert not SECRET_RE.findall(template["ml-promote.yml"])
+    assert set(SECRET_RE.findall(template["ml-deploy.yml"])) == {"MLGITOPS_DEPLOY_TOKEN"}
 
 
-@pytest.mark.parametrize("name", ["ml-pr.yml", "ml-promote.yml"])
+@pytest.mark.parametrize("name", WRITERS)
+def test_write_key_files_are_private_and_removed(name: str) -> None:
+    """Stored keys become files of mode 600 and are removed at the end, whatever happens."""
+    (job,) = load(ROOT / ".github" / "workflows" / name)["jobs"].values()
+    by_name = {step.get("name"): step for step in job["steps"]}
+    write = by_name["Write DVC remote credentials"]
+    assert write["run"].count("(umask 077 && printf") == 2
+    assert set(write["env"]) == {"GOOGLE_APPLICATION_CREDENTIALS_JSON", "DVC_SSH_PRIVATE_KEY"}
+    remove = by_name["Remove DVC remote credentials"]
+    assert job["steps"][-1] is remove and remove["if"] == "${{ always() }}"
+    for path in ("gcp-credentials.json", "dvc-ssh-key", "mlgitops-cloud"):
+        assert f'"$RUNNER_TEMP/{path}"' in remove["run"], path
+
+
+@pytest.mark.parametrize("name", ["ml-pr.yml", *WRITERS])
 def test_oidc_is_offered_for_every_cloud(name: str) -> None:
     workflow = load(ROOT / ".github" / "workflows" / name)
     (job,) = workflow["jobs"].values()

@@ -13,7 +13,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 ACTIONS = sorted(ROOT.glob("actions/*/action.yml"))
 WORKFLOWS = sorted(ROOT.glob(".github/workflows/*.yml"))
-REUSABLE = ["ml-pr.yml", "ml-promote.yml", "ml-comment.yml", "ml-monitor.yml"]
+REUSABLE = ["ml-pr.yml", "ml-promote.yml", "ml-comment.yml", "ml-monitor.yml", "ml-deploy.yml"]
 TEMPLATE_DEFAULTS = json.loads((ROOT / "template" / "cookiecutter.json").read_text("utf-8"))
 TEMPLATE_REPO = TEMPLATE_DEFAULTS["template_repo"]
 # The release tag a bake pins by default (the `template_ref` answer is empty: "this release").
