@@ -24,6 +24,9 @@ REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 PYTHON_PATTERN = re.compile(r"^3\.(1[1-9]|[2-9][0-9])$")
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# One SPDX license id (https://spdx.org/licenses/) or a LicenseRef-<name> of your own.
+SPDX_ID_PATTERN = re.compile(r"^(?:LicenseRef-[A-Za-z0-9.-]+|[A-Za-z0-9][A-Za-z0-9.+-]*)$")
+NOT_A_LICENSE = {"NOASSERTION", "NONE"}
 
 DATASET_TASK = {"breast_cancer": "classification", "diabetes": "regression"}
 REMOTE_SCHEMES = {"s3": "s3://", "gcs": "gs://", "azure": "azure://", "ssh": "ssh://"}
@@ -87,6 +90,24 @@ def check_csv(errors: list[str]) -> None:
         errors.append(f"csv_path={raw!r}: needs at least 20 data rows to split and train")
 
 
+def check_data_license(errors: list[str]) -> None:
+    """The data's license is recorded with the data and checked by governance (data.license)."""
+    license_id = CONTEXT["data_license"].strip()
+    if not license_id:
+        errors.append(
+            "dataset=csv needs data_license: the SPDX id of your data's license, e.g. "
+            "'CC-BY-4.0' or 'CC0-1.0' (https://spdx.org/licenses/), or 'LicenseRef-<name>' "
+            "for your organisation's own terms"
+        )
+    elif license_id.upper() in NOT_A_LICENSE or not SPDX_ID_PATTERN.match(license_id):
+        errors.append(
+            f"data_license={license_id!r} is not an SPDX license id: use one such as "
+            "'CC-BY-4.0' (https://spdx.org/licenses/), or 'LicenseRef-<name>'"
+        )
+    if CONTROL_CHARS.search(CONTEXT["data_source"]):
+        errors.append("data_source must be on one line")
+
+
 def validate() -> list[str]:
     errors: list[str] = []
     for key, allowed in CHOICES.items():
@@ -121,6 +142,7 @@ def validate() -> list[str]:
         )
     if dataset == "csv":
         check_csv(errors)
+        check_data_license(errors)
 
     remote, url = CONTEXT["dvc_remote"], CONTEXT["dvc_remote_url"].strip()
     if remote == "local":

@@ -47,6 +47,8 @@ RUNNABLE = {
         "dataset": "csv",
         "target_column": "churned",
         "license": "Apache-2.0",
+        "data_license": "CC-BY-4.0",
+        "data_source": "https://example.com/churn.csv",
     },
 }
 

@@ -15,11 +15,11 @@ import pytest
 from attest_sandbox import MODEL, Sandbox, make_key_pair, sh
 from test_promotion_support import REPOSITORY, mlgitops, use_hub
 
+from localhub.server import LocalHub
 from mlgitops.attest.service import attest_release, verify_version
 from mlgitops.attest.signing import KeySigning, KeyVerification
 from mlgitops.attest.statement import PROVENANCE_FILE, SIGNATURE_FILE
 from mlgitops.errors import GateFailed
-from localhub.server import LocalHub
 
 TAG = f"{MODEL}@v1.0.0"
 

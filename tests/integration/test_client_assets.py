@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from localhub.server import LocalHub
 from mlgitops.github.actions import ActionsSettings
 from mlgitops.github.client import PyGithubHost, RetryPolicy, connect
-from localhub.server import LocalHub
 
 REPO = "acme/model"
 TAG = "model@v1.0.0"

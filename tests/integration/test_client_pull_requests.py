@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from localhub.server import LocalHub
 from mlgitops.errors import ToolError
 from mlgitops.github.actions import ActionsSettings
 from mlgitops.github.client import PyGithubHost, RetryPolicy, connect
-from mlgitops.localhub.server import LocalHub
 
 REPO = "acme/model"
 BRANCH = "mlgitops/deploy/demo-production"

@@ -37,13 +37,24 @@ def test_demo_runs_the_whole_lifecycle_offline(tmp_path: Path) -> None:
 
     state = json.loads((workdir / "github-state.json").read_text(encoding="utf-8"))
     repo = state["repos"][REPOSITORY]
-    # Two runs of the comment step, one sticky comment, written by the bot.
-    comments = list(repo["comments"].values())
-    assert len(comments) == 1
-    body = comments[0]["body"]
-    assert "train.random_forest.n_estimators" in body
-    assert "Governance passed" in body or "Governance failed" in body
-    # A second promote run on the same commit added no release.
+    comments = {c["issue"]: c for c in repo["comments"].values()}
+    # One sticky comment per PR, written by the bot (on #1 the comment step ran twice).
+    assert len(repo["comments"]) == 2 and sorted(comments) == [1, 2]
+    improving, blocked = comments[1]["body"], comments[2]["body"]
+    assert "`train.model` | `random_forest` | `logistic_regression`" in improving
+    assert "🟢 4 better, 1 unchanged" in improving and "Governance passed" in improving
+    assert "🔴" in blocked and "Governance failed" in blocked
+    assert "| ❌ | `metric.regression` | recall |" in blocked
+    # The required check as the reviewer sees it: green on #1, red on #2.
+    issues = repo["issues"].values()
+    states = {
+        i["number"]: [s["state"] for s in repo["statuses"][i["pull"]["head_sha"]]] for i in issues
+    }
+    assert states == {1: ["success"], 2: ["failure"]}
+    assert {i["number"]: i["pull"]["merged"] for i in issues} == {1: True, 2: False}
+    assert "❌ governance/policy.yaml:25" in result.stdout  # recall's max_regression line
+    assert "PR #2 stays open" in result.stdout
+    # Only the improving PR was released; a second promote run added nothing.
     releases = list(repo["releases"].values())
     assert sorted(r["tag_name"] for r in releases) == [f"{MODEL}@v1.0.0", f"{MODEL}@v1.1.0"]
     assert "already promoted" in result.stdout

@@ -18,8 +18,8 @@ import pytest
 import yaml
 from test_promotion_support import REPOSITORY, mlgitops, sh, use_hub
 
+from localhub.server import LocalHub
 from mlgitops.deploy.crds import manifest_problems
-from mlgitops.localhub.server import LocalHub
 
 Capsys = pytest.CaptureFixture[str]
 MP = pytest.MonkeyPatch

@@ -20,8 +20,8 @@ import yaml
 from helpers.baking import trained_copy
 from test_promotion_support import REPOSITORY, mlgitops, sh, use_hub
 
+from localhub.server import LocalHub
 from mlgitops.deploy.crds import crd_index
-from mlgitops.localhub.server import LocalHub
 
 pytest.importorskip("mlserver")
 CRDS = Path(__file__).resolve().parents[2] / "scripts" / "mlgitops" / "schemas" / "crds"

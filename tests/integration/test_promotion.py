@@ -156,7 +156,7 @@ def test_partial_failure_is_resumed(
     assert "already promoted" in out and "release created" in out
     assert [r["tag_name"] for r in localhub.releases(REPOSITORY)] == ["demo-model@v0.1.0"]
     # The resumed release tells the same story as a first-time one.
-    assert "policy default \\(minor\\); no merged PR" in localhub.releases(REPOSITORY)[0]["body"]
+    assert "policy default (minor); no merged PR" in localhub.releases(REPOSITORY)[0]["body"]
     assert list(sandbox.origin_tags()) == ["demo-model@v0.1.0"]
 
 

@@ -43,11 +43,13 @@ EXPECTED_FILES = {
     "governance/policy.yaml",
     "params.yaml",
     "pyproject.toml",
+    "requirements-plots.txt",
     "requirements.txt",
     "src/{pkg}/__init__.py",
     "src/{pkg}/common.py",
     "src/{pkg}/evaluate.py",
     "src/{pkg}/model_card.py",
+    "src/{pkg}/plots_html.py",
     "src/{pkg}/predict.py",
     "src/{pkg}/prepare.py",
     "src/{pkg}/schema.py",
@@ -138,6 +140,7 @@ def test_bake_combination(tmp_path: Path, combination: dict[str, str]) -> None:
     if context["dataset"] == "csv":
         context["csv_path"] = str(write_small_csv(tmp_path / "in" / "input.csv"))
         context["target_column"] = "churned" if context["task"] == "classification" else "tenure"
+        context["data_license"] = "ODbL-1.0"
     repo = bake(tmp_path / "out", project_name="Churn Model", **context)
 
     assert repo_files(repo) == expected_files("churn_model", context)
@@ -167,7 +170,7 @@ def test_bake_combination(tmp_path: Path, combination: dict[str, str]) -> None:
         source = Path(context["csv_path"]).read_bytes()
         assert (repo / "data/raw/data.csv").read_bytes() == source
         assert dataset["target"] == context["target_column"]
-        assert dataset["license"] == "NOASSERTION"
+        assert dataset["license"] == "ODbL-1.0" and dataset["source"] is None
 
 
 @pytest.mark.slow

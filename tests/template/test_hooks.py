@@ -86,6 +86,7 @@ def test_csv_path_relative_to_where_cookiecutter_runs(tmp_path: Path) -> None:
         "dataset=csv",
         "csv_path=data/customers.csv",
         "target_column=churned",
+        "data_license=CC0-1.0",
         cwd=work,
     )
     assert result.returncode == 0, result.stderr

@@ -47,6 +47,7 @@ def test_generated_policy_is_valid_for_every_dataset_and_task(
     if dataset == "csv":
         context["csv_path"] = str(write_small_csv(tmp_path / "in.csv"))
         context["target_column"] = "churned"
+        context["data_license"] = "CC0-1.0"
     repo = bake(tmp_path / "out", **context)
     path = repo / "governance" / "policy.yaml"
     policy = load_policy(path)

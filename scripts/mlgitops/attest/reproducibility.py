@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlgitops.core.metrics import flatten
 from mlgitops.core.markdown.release import DataHash
+from mlgitops.core.metrics import flatten
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ STEP_SUMMARY_LIMIT = 1024 * 1024  # GitHub refuses a step summary over 1 MiB
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "comment",
+        epilog=(
+            "Exit codes: 0 the comment was created or updated, 2 bad input or the GitHub API\n"
+            "failed."
+        ),
         help="post or update the sticky comment of a pull request",
         description=(
             "Post FILE as the bot's comment on a pull request, editing its earlier comment "

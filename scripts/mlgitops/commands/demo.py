@@ -20,11 +20,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="run bake -> train -> PR report + governance -> merge -> release, offline",
         description=(
-            "Bake a repository from the template, train it, open a simulated pull request "
-            "that changes a parameter, post its report and governance verdict as a sticky "
-            "comment, merge it and promote the model (verified DVC data, tag, release). "
-            "GitHub is played by a bare git repository and a local GitHub-like API server."
+            "Bake a repository from the template and train it. Pull request #1 improves the "
+            "model: its report and governance verdict are posted as one sticky comment, the "
+            "check passes, it is merged and the model promoted (verified DVC data, tag, "
+            "release). Pull request #2 makes the model worse: governance fails, with its "
+            "annotations on the offending lines, and it stays open. GitHub is played by a "
+            "bare git repository and a local GitHub-like API server."
         ),
+        epilog="Exit codes: 0 the lifecycle ran as described, 1 a gate did not decide as "
+        "the story needs, 2 a tool or the template failed.",
     )
     parser.add_argument(
         "--output",

@@ -21,6 +21,7 @@ from mlgitops.services.promotion.promoter import DEFAULT_GIT_REMOTE
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "history",
+        epilog="Exit codes: 0 the versions were listed, 2 bad input or git failed.",
         help="list model versions and stages from tags",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

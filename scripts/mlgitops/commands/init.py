@@ -12,6 +12,10 @@ from mlgitops.errors import Outcome
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "init",
+        epilog=(
+            "Exit codes: 0 the repository is ready, 2 a bad answer in pyproject.toml or\n"
+            "data/dataset.yaml, or git/DVC failed."
+        ),
         help="git init, dvc init, track the data, set the DVC remote, first commit",
         description=(
             "Make a freshly baked folder a working repository: git init (branch main), "

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mlgitops.errors import EXIT_OK
+from mlgitops.errors import Outcome
 
 DESCRIPTION = """\
 Predict with a promoted model version: the model of `<model>@vX.Y.Z`, or of the version
@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Fetch and verify the version, check the input, predict, write the output."""
     from mlgitops.services.drift import repo_root
     from mlgitops.serving.predict import predict_version
@@ -61,4 +61,4 @@ def run(args: argparse.Namespace) -> int:
         f"({result.version.commit[:12]}) -> {args.output}",
         file=sys.stderr,
     )
-    return EXIT_OK
+    return Outcome.DONE

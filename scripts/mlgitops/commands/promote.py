@@ -36,6 +36,11 @@ from mlgitops.services.promotion.settings import read_release_settings
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "promote",
+        epilog=(
+            "Exit codes: 0 promoted (or already promoted), 1 the data is not verified in the\n"
+            "DVC remote (or the local cache is corrupted), 2 refused (stage order, a commit\n"
+            "older than the latest version), bad input, or git/DVC/GitHub failed."
+        ),
         help="tag and release the next model version (or assign a stage)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

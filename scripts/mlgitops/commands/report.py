@@ -18,6 +18,7 @@ from mlgitops.services.report import DEFAULT_HISTORY, ReportRequest, build_repor
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report",
+        epilog="Exit codes: 0 the report was written, 2 bad input or git/DVC failed.",
         help="compare metrics and params of the head with its base",
         description=(
             "Run inside a generated repository. Reads metrics and params with DVC at the "

@@ -19,6 +19,10 @@ from mlgitops.github.actions import ActionsSettings
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "rollback",
+        epilog=(
+            "Exit codes: 0 the stage points to the previous version, 2 there is no previous\n"
+            "version to go back to, bad input, or git/GitHub failed."
+        ),
         help="re-point a stage to its previous model version",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

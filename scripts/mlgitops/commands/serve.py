@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from mlgitops.errors import EXIT_OK, ToolError, UsageError
+from mlgitops.errors import Outcome, ToolError, UsageError
 
 DESCRIPTION = """\
 Serve a promoted model version with MLServer: the version (`<model>@vX.Y.Z`, or the one a
@@ -87,7 +87,7 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     """Fetch, verify, start MLServer, wait until the user stops it."""
     from mlgitops.services.drift import repo_root
     from mlgitops.serving.settings import ServeOptions
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except (_Stop, KeyboardInterrupt):
         print("mlgitops: stopping MLServer", file=sys.stderr)
-        return EXIT_OK
+        return Outcome.DONE
     finally:
         signal.signal(signal.SIGTERM, previous)
         if server is not None:

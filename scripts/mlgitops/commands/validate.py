@@ -22,6 +22,7 @@ from mlgitops.io.yaml_strict import load_params, load_yaml
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validate",
+        epilog="Exit codes: 0 every file is valid, 2 some file is not (each problem is listed).",
         help="check policy, params and model card files without running the rules",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

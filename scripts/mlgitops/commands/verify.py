@@ -28,7 +28,7 @@ from mlgitops.attest.signing import (
     KeyVerification,
     Verification,
 )
-from mlgitops.errors import GateFailed, InputError, Location, UsageError
+from mlgitops.errors import GateFailed, InputError, Location, Outcome, UsageError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -106,7 +106,7 @@ def verification_from(args: argparse.Namespace, *, required: bool = True) -> Ver
     return KeyVerification(key)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     from mlgitops.attest.service import verify_version
     from mlgitops.proc import git
 
@@ -154,4 +154,4 @@ def run(args: argparse.Namespace) -> int:
             hint="do not serve or deploy this version; see the FAILED lines above",
         )
     log(f"{outcome.ref.tag} ({outcome.ref.commit[:12]}) verified: {', '.join(outcome.passed)}")
-    return 0
+    return Outcome.DONE

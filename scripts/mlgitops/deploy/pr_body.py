@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mlgitops.core.render import code
+from mlgitops.core.markdown.report import code
 from mlgitops.deploy.gate import GateResult
 
 MARKER = "<!-- mlgitops:deploy -->"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,9 +32,45 @@ REPOSITORY = "acme/breast-cancer-classifier"
 BOT_LOGIN = "github-actions[bot]"
 BOT_TOKEN = "ghs_local_demo_token"
 DEVELOPER_LOGIN = "data-scientist"
-PR_NUMBER = 1
-PR_BRANCH = "tune-random-forest"
-PR_LABEL = "release:minor"
+GOVERNANCE_CHECK = "ml / governance"
+ANNOTATION = re.compile(r"^::(?P<level>error|warning|notice) (?P<props>[^:]*)::(?P<message>.*)$")
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """A simulated pull request: params.yaml edits (dotted key -> value) and the verdict
+    the story needs from governance (the demo fails if the gate says otherwise)."""
+
+    number: int
+    branch: str
+    title: str
+    label: str
+    changes: tuple[tuple[str, object], ...]
+    should_pass: bool
+
+
+# Measured on the bundled Breast Cancer data (seed 42): the default random forest has
+# accuracy 0.9737, f1 0.9630, recall 0.9286, roc_auc 0.9931; a logistic regression with
+# C=0.3 has 0.9825, 0.9756, 0.9524, 0.9980 and the same precision (1.0).
+IMPROVING_PR = PullRequest(
+    number=1,
+    branch="logistic-regression",
+    title="Switch to a regularised logistic regression",
+    label="release:minor",
+    changes=(("train.model", "logistic_regression"), ("train.logistic_regression.C", 0.3)),
+    should_pass=True,
+)
+# C=0.01 keeps every metric above its floor but costs 0.095 recall, 0.035 accuracy and
+# 0.053 f1 against main, over the policy's max_regression for each of them, and widens
+# the accuracy gap between tumour-size groups to 0.106 (max_gap 0.10).
+BLOCKED_PR = PullRequest(
+    number=2,
+    branch="stronger-regularisation",
+    title="Regularise more: C 0.3 -> 0.01",
+    label="release:patch",
+    changes=(("train.logistic_regression.C", 0.01),),
+    should_pass=False,
+)
 
 
 @dataclass
@@ -140,13 +178,28 @@ class Lifecycle:
             hub.add_user(DEVELOPER_LOGIN, "ghp_local_developer_token")
             hub.add_repo(REPOSITORY)
             self.say(f"Local GitHub-like API for {REPOSITORY}: {hub.api_url}")
+            # One phase after another; each reads what it needs from the repository and
+            # the local server, so a new phase (serving, deployment, ...) is one more line.
             self.bake()
             self.initialise()
             self.train_baseline(hub)
-            head_sha = self.open_pull_request(hub)
-            verdict = self.review_pull_request(hub, head_sha)
-            self.merge_and_promote(hub)
-        self.summarise(time.perf_counter() - started, verdict)
+            for pull in (IMPROVING_PR, BLOCKED_PR):
+                head_sha = self.open_pull_request(hub, pull)
+                passed = self.review_pull_request(hub, pull, head_sha)
+                if passed != pull.should_pass:
+                    expected = "pass" if pull.should_pass else "fail"
+                    raise GateFailed(
+                        f"governance was expected to {expected} on PR #{pull.number}"
+                        f" ({pull.title}) and did not: see its comment above"
+                    )
+                if passed:
+                    self.merge_and_promote(hub, pull)
+                else:
+                    self.say(f"    PR #{pull.number} stays open: the required check failed.")
+                    self.git("switch", "--quiet", "main")
+                    self.dvc("checkout", "--quiet")  # main's model and reports again
+            self.show_history()
+        self.summarise(time.perf_counter() - started)
         return 0
 
     def bake(self) -> None:
@@ -195,65 +248,58 @@ class Lifecycle:
             _, output = self.mlgitops("promote", "--bump", "major", env=env)
             self.say(_indent(output))
 
-    def open_pull_request(self, hub: LocalHub) -> str:
-        with self.phase(f"Open PR #{PR_NUMBER}: change a training parameter"):
-            self.git("switch", "--quiet", "-c", PR_BRANCH)
-            before, after = self.change_params()
+    def open_pull_request(self, hub: LocalHub, pull: PullRequest) -> str:
+        with self.phase(f"Open PR #{pull.number}: {pull.title}"):
+            self.git("switch", "--quiet", "-c", pull.branch, "main")
+            params_path = self.project / "params.yaml"
+            text = params_path.read_text(encoding="utf-8")
+            for key, value in pull.changes:
+                text = set_param(text, key, value, file=str(params_path))
+            params_path.write_text(text, encoding="utf-8")
             self.dvc("repro")
             self.git("add", "-A")
-            self.git("commit", "--quiet", "-m", f"Tune the model: {before} -> {after}")
-            self.git("push", "--quiet", "origin", PR_BRANCH)
+            self.git("commit", "--quiet", "-m", pull.title)
+            self.git("push", "--quiet", "origin", pull.branch)
             head_sha = self.git("rev-parse", "HEAD")
             hub.add_pull(
-                REPOSITORY, PR_NUMBER, head_sha=head_sha, base_ref="main",
-                head_ref=PR_BRANCH, title="Tune the model", labels=[PR_LABEL],
+                REPOSITORY, pull.number, head_sha=head_sha, base_ref="main",
+                head_ref=pull.branch, title=pull.title, labels=[pull.label],
                 author=DEVELOPER_LOGIN,
             )  # fmt: skip
-            self.say(f"    params: {before} -> {after}; head {head_sha[:12]}")
+            changes = ", ".join(f"{key}={value}" for key, value in pull.changes)
+            self.say(f"    params.yaml: {changes}; head {head_sha[:12]}")
             return head_sha
 
-    def change_params(self) -> tuple[str, str]:
-        """Change one hyper-parameter of the default model in params.yaml."""
-        params_path = self.project / "params.yaml"
-        params = yaml.safe_load(params_path.read_text(encoding="utf-8"))
-        train = params.get("train", {})
-        for key, new_value in (("n_estimators", 300), ("max_iter", 500), ("alpha", 0.5)):
-            for section in (train, *[v for v in train.values() if isinstance(v, dict)]):
-                if key in section and section[key] != new_value:
-                    old_value = section[key]
-                    text = params_path.read_text(encoding="utf-8")
-                    needle = f"{key}: {old_value}"
-                    if needle not in text:
-                        continue
-                    params_path.write_text(text.replace(needle, f"{key}: {new_value}", 1))
-                    return f"{key}={old_value}", f"{key}={new_value}"
-        raise InputError(
-            "no tunable parameter found to change", location=Location(str(params_path))
-        )
-
-    def review_pull_request(self, hub: LocalHub, head_sha: str) -> int:
-        with self.phase("CI on the PR: report, governance, one sticky comment"):
+    def review_pull_request(self, hub: LocalHub, pull: PullRequest, head_sha: str) -> bool:
+        """CI on the PR; True when the governance check passed."""
+        with self.phase(f"CI on PR #{pull.number}: report, governance, one sticky comment"):
             event = {
                 "action": "synchronize",
-                "number": PR_NUMBER,
+                "number": pull.number,
                 "pull_request": {
-                    "number": PR_NUMBER,
-                    "head": {"sha": head_sha, "ref": PR_BRANCH, "repo": {"full_name": REPOSITORY}},
+                    "number": pull.number,
+                    "head": {
+                        "sha": head_sha,
+                        "ref": pull.branch,
+                        "repo": {"full_name": REPOSITORY},
+                    },
                     "base": {"ref": "main", "repo": {"full_name": REPOSITORY}},
-                    "labels": [{"name": PR_LABEL}],
+                    "labels": [{"name": pull.label}],
                 },
                 "repository": {"full_name": REPOSITORY},
             }
             env = self.actions_env(hub, "pull_request", event)
-            reports = self.workdir / "runs" / "pr-reports"
+            reports = self.bodies_dir / f"pr-{pull.number}"
             reports.mkdir(parents=True, exist_ok=True)
             report_md = reports / "report.md"
             governance_md = reports / "governance.md"
             self.mlgitops("report", "--base", "main", "--output", str(report_md), env=env)
-            verdict, _ = self.mlgitops(
+            verdict, annotations = self.mlgitops(
                 "govern", "--base", "main", "--output", str(governance_md),
+                "--annotations", "always",
                 env=env, allowed_exit_codes=(0, GateFailed.exit_code),
             )  # fmt: skip
+            passed = verdict == 0
             body = reports / "comment.md"
             body.write_text(
                 report_md.read_text(encoding="utf-8")
@@ -261,30 +307,74 @@ class Lifecycle:
                 + governance_md.read_text(encoding="utf-8"),
                 encoding="utf-8",
             )
-            # Run the comment step twice, as a second push to the PR would: one comment.
-            for _ in range(2):
-                self.mlgitops("comment", "--pr", str(PR_NUMBER), "--body-file", str(body), env=env)
-            comments = hub.comments(REPOSITORY, PR_NUMBER)
-            self.say(f"    comments on PR #{PR_NUMBER}: {len(comments)} (edited, not duplicated)")
+            # On the first PR, run the comment step twice, as a second push would: still
+            # one comment.
+            for _ in range(2 if pull.number == IMPROVING_PR.number else 1):
+                self.mlgitops(
+                    "comment", "--pr", str(pull.number), "--body-file", str(body), env=env
+                )
+            comments = hub.comments(REPOSITORY, pull.number)
+            self.say(f"    comments on PR #{pull.number}: {len(comments)} (edited, not duplicated)")
             self.show(
-                f"PR #{PR_NUMBER} comment by {comments[-1]['user']['login']}", comments[-1]["body"]
+                f"PR #{pull.number} comment by {comments[-1]['user']['login']}",
+                comments[-1]["body"],
             )
-            state = "success" if verdict == 0 else "failure"
-            self.say(f"    governance status: {state}")
-            return verdict
+            # The governance job's outcome is the PR's required check.
+            state = "success" if passed else "failure"
+            self.set_status(hub, head_sha, state, "every policy rule passed" if passed else
+                            "a policy rule failed: merging is blocked")  # fmt: skip
+            self.say(f"    check {GOVERNANCE_CHECK}: {state}")
+            if not passed:
+                self.show(
+                    f"PR #{pull.number}, Files changed: annotations of {GOVERNANCE_CHECK}",
+                    self.annotations_text(annotations),
+                )
+            return passed
 
-    def merge_and_promote(self, hub: LocalHub) -> None:
-        with self.phase(f"Merge PR #{PR_NUMBER} and promote: verify data, tag, release"):
+    def set_status(self, hub: LocalHub, sha: str, state: str, description: str) -> None:
+        request = urllib.request.Request(
+            f"{hub.api_url}/repos/{REPOSITORY}/statuses/{sha}",
+            data=json.dumps(
+                {"state": state, "context": GOVERNANCE_CHECK, "description": description}
+            ).encode(),
+            headers={"Authorization": f"Bearer {BOT_TOKEN}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # local server only
+            response.read()
+
+    def annotations_text(self, stdout: str) -> str:
+        """`::error file=F,line=N,title=T::message` as GitHub shows it: under the line."""
+        shown = []
+        for raw in stdout.splitlines():
+            match = ANNOTATION.match(raw.strip())
+            if match is None:
+                continue
+            props = dict(item.split("=", 1) for item in match["props"].split(",") if "=" in item)
+            file, line = _unescape(props.get("file", "")), props.get("line")
+            where = f"{file}:{line}" if line else file or "(no file)"
+            source = ""
+            if file and line and line.isdigit():
+                lines = (self.project / file).read_text(encoding="utf-8").splitlines()
+                if 0 < int(line) <= len(lines):
+                    source = f"\n      {int(line):>4} | {lines[int(line) - 1]}"
+            title = _unescape(props.get("title", match["level"]))
+            shown.append(f"❌ {where}{source}\n      {title}: {_unescape(match['message'])}")
+        return "\n".join(shown) or "(no annotations)"
+
+    def merge_and_promote(self, hub: LocalHub, pull: PullRequest) -> None:
+        with self.phase(f"Merge PR #{pull.number} and promote: verify data, tag, release"):
             self.git("switch", "--quiet", "main")
             self.git(
-                "merge", "--quiet", "--no-ff", PR_BRANCH, "-m", f"Merge pull request #{PR_NUMBER}"
-            )
+                "merge", "--quiet", "--no-ff", pull.branch,
+                "-m", f"Merge pull request #{pull.number} from {pull.branch}",
+            )  # fmt: skip
             merge_sha = self.git("rev-parse", "HEAD")
             self.dvc("push")
             self.git("push", "--quiet", "origin", "main")
             hub.add_pull(
-                REPOSITORY, PR_NUMBER, head_sha=self.git("rev-parse", PR_BRANCH), base_ref="main",
-                head_ref=PR_BRANCH, title="Tune the model", labels=[PR_LABEL],
+                REPOSITORY, pull.number, head_sha=self.git("rev-parse", pull.branch),
+                base_ref="main", head_ref=pull.branch, title=pull.title, labels=[pull.label],
                 author=DEVELOPER_LOGIN, merged=True, merge_commit_sha=merge_sha,
             )  # fmt: skip
             env = self.actions_env(hub, "push", {"ref": "refs/heads/main", "after": merge_sha})
@@ -303,11 +393,20 @@ class Lifecycle:
             releases = hub.releases(REPOSITORY)
             if releases:
                 latest = releases[-1]
+                (self.bodies_dir / "release.md").write_text(latest["body"], encoding="utf-8")
                 self.show(f"Release {latest['tag_name']}: {latest['name']}", latest["body"])
+
+    def show_history(self) -> None:
+        with self.phase("Versions and stages (mlgitops history)"):
             _, history = self.mlgitops("history")
             self.show("mlgitops history", history)
 
-    def summarise(self, total_seconds: float, verdict: int) -> None:
+    @property
+    def bodies_dir(self) -> Path:
+        """The markdown bodies posted to "GitHub", kept for reading and rendering."""
+        return self.workdir / "bodies"
+
+    def summarise(self, total_seconds: float) -> None:
         width = max(len(phase.title) for phase in self.phases)
         lines = [f"{'phase'.ljust(width)}  seconds"]
         lines += [f"{p.title.ljust(width)}  {p.seconds:7.1f}" for p in self.phases]
@@ -317,8 +416,51 @@ class Lifecycle:
         self.say(
             f"GitHub state (comments, releases, statuses): {self.workdir / 'github-state.json'}"
         )
-        if verdict != 0:
-            self.say("Governance failed on the PR: see the comment above.")
+        self.say(f"Posted markdown bodies: {self.bodies_dir}")
+
+
+def set_param(text: str, dotted: str, value: object, *, file: str) -> str:
+    """params.yaml with `dotted` (e.g. `train.logistic_regression.C`) set to `value`,
+    edited in place so that the file's comments and order stay as the user wrote them."""
+    lines = text.splitlines(keepends=True)
+    start, end, indent = 0, len(lines), -1
+    keys = dotted.split(".")
+    for depth, key in enumerate(keys):
+        pattern = re.compile(rf"^(?P<indent> *){re.escape(key)}:(?P<rest>.*)$")
+        for number in range(start, end):
+            match = pattern.match(lines[number].rstrip("\n"))
+            if match and len(match["indent"]) > indent:
+                indent = len(match["indent"])
+                if depth == len(keys) - 1:
+                    shown = yaml.safe_dump(value, default_flow_style=True).strip()
+                    shown = shown.removesuffix("\n...").strip()
+                    comment = re.search(r"\s+#.*$", match["rest"])
+                    lines[number] = (
+                        f"{match['indent']}{key}: {shown}{comment.group(0) if comment else ''}\n"
+                    )
+                    return "".join(lines)
+                start = number + 1
+                end = next(
+                    (
+                        n
+                        for n in range(start, end)
+                        if lines[n].strip()
+                        and not lines[n].lstrip().startswith("#")
+                        and len(lines[n]) - len(lines[n].lstrip(" ")) <= indent
+                    ),
+                    end,
+                )
+                break
+        else:
+            raise InputError(f"no key '{dotted}' to change", location=Location(file, key=dotted))
+    raise InputError(f"no key '{dotted}' to change", location=Location(file, key=dotted))
+
+
+def _unescape(text: str) -> str:
+    """Undo the workflow-command escaping of annotation properties and messages."""
+    for escaped, char in (("%2C", ","), ("%3A", ":"), ("%0A", "\n"), ("%0D", "\r"), ("%25", "%")):
+        text = text.replace(escaped, char)
+    return text
 
 
 def _indent(text: str) -> str:

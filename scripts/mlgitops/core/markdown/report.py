@@ -9,18 +9,24 @@ hide text; names that look alike are spelled out and named in a warning.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlgitops.core.chart import MAX_MATRIX_LABELS, PlotChange, matrix_labels
+from mlgitops.core.chart import (
+    MAX_MATRIX_LABELS,
+    PlotChange,
+    charted_metrics,
+    history_charts,
+    matrix_labels,
+    mermaid_block,
+)
 from mlgitops.core.diff import Change, MetricDelta, ParamChange, count_changes
 from mlgitops.core.markdown import escape
 from mlgitops.core.markdown.escape import code, code_cell
-from mlgitops.core.metrics import MetricValue, json_safe, metric_value
+from mlgitops.core.metrics import MetricValue, json_safe
 
 REPORT_FORMAT_VERSION = 1
-MAX_CHARTS_PER_MODEL = 3
 
 MARKS = {
     Change.BETTER: "🟢 better",
@@ -101,7 +107,7 @@ def _raw_text(raw: Any) -> str:
         return "true" if raw else "false"
     if raw is None:
         return "null"
-    if isinstance(raw, float):
+    if isinstance(raw, float) and not math.isfinite(raw):
         return "NaN" if math.isnan(raw) else ("Infinity" if raw > 0 else "-Infinity")
     return str(raw)
 
@@ -167,43 +173,9 @@ def verdict(report: Report) -> str:
 
 
 # ----------------------------------------------------------------------------- chart
-_chart_text = escape.mermaid_label
-
-
-def mermaid_chart(metric: str, points: Sequence[tuple[str, float]]) -> str:
-    """A Mermaid `xychart-beta` line chart; GitHub renders it with no image hosting."""
-    values = [value for _, value in points]
-    low, high = min(values), max(values)
-    pad = (high - low) * 0.1 or abs(high) * 0.01 or 1.0
-    labels = ", ".join(f'"{_chart_text(label)}"' for label, _ in points)
-    name = _chart_text(metric)
-    return "\n".join(
-        [
-            "```mermaid",
-            "xychart-beta",
-            f'    title "{name}"',
-            f"    x-axis [{labels}]",
-            f'    y-axis "{name}" {low - pad:.6g} --> {high + pad:.6g}',
-            f"    line [{', '.join(f'{v:.6g}' for v in values)}]",
-            "```",
-        ]
-    )
-
-
 def _history_charts(model: ModelReport) -> list[str]:
-    if len(model.history) < 2:
-        return []
-    charts = []
-    names = [d.name for d in model.deltas if d.head is not None and d.head.valid]
-    for name in names[:MAX_CHARTS_PER_MODEL]:
-        points = []
-        for point in model.history:
-            value = metric_value(point.metrics.get(name))
-            if value.number is not None:
-                points.append((point.label, value.number))
-        if len(points) >= 2:
-            charts.append(mermaid_chart(name, points))
-    return charts
+    history = [(point.label, point.metrics) for point in model.history]
+    return [mermaid_block(c) for c in history_charts(charted_metrics(model.deltas), history)]
 
 
 # ----------------------------------------------------------------------------- markdown
