@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 from workflow_files import (
     ACTIONS,
@@ -22,6 +23,7 @@ from workflow_files import (
     VERSION_COMMENT_RE,
     WORKFLOWS,
     load,
+    parse,
     steps_of,
     uses_lines,
 )
@@ -419,3 +421,48 @@ def test_fork_comment_listens_to_the_pull_request_workflow() -> None:
     assert pr_name is not None
     assert f'workflows: ["{pr_name[1]}"]' in comment
     assert "types: [completed]" in comment
+
+
+PERMISSION_LEVEL = {"none": 0, "read": 1, "write": 2}
+
+
+def _render_caller(path: Path, **answers: str) -> dict[str, Any]:
+    """A generated workflow rendered as a bake would, for the given answers."""
+    context = {
+        **{key: value for key, value in TEMPLATE_DEFAULTS.items() if isinstance(value, str)},
+        "project_slug": "demo",
+        "model_name": "demo-model",
+        "__template_ref": TEMPLATE_REF,
+        "python_version": "3.11",
+        **answers,
+    }
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    text = environment.from_string(path.read_text(encoding="utf-8")).render(cookiecutter=context)
+    return parse(text, rel(path))
+
+
+@pytest.mark.parametrize("runner", ["github-hosted", "self-hosted", "cml-cloud"])
+@pytest.mark.parametrize("remote", ["local", "s3", "gcs", "azure", "ssh"])
+def test_generated_callers_fit_the_reusable_workflows(remote: str, runner: str) -> None:
+    """GitHub refuses a call that grants less than the called jobs ask for, or passes an
+    input or secret the called workflow does not declare: every generated call fits."""
+    calls = 0
+    for path in TEMPLATE_WORKFLOWS:
+        caller = _render_caller(path, dvc_remote=remote, training_runner=runner)
+        for job_id, job in caller["jobs"].items():
+            if "uses" not in job:
+                continue
+            target, ref = job["uses"].split("@")
+            assert target.startswith(f"{TEMPLATE_REPO}/.github/workflows/") and ref == TEMPLATE_REF
+            called = load(ROOT / target.removeprefix(f"{TEMPLATE_REPO}/"))
+            contract = called["on"]["workflow_call"]
+            where = f"{path.name} job {job_id}"
+            assert set(job.get("with") or {}) <= set(contract.get("inputs") or {}), where
+            assert set(job.get("secrets") or {}) <= set(contract.get("secrets") or {}), where
+            granted = job.get("permissions") or {}
+            for called_job in called["jobs"].values():
+                for scope, level in (called_job.get("permissions") or {}).items():
+                    have = PERMISSION_LEVEL[granted.get(scope, "none")]
+                    assert have >= PERMISSION_LEVEL[level], f"{where}: {scope}: {level}"
+            calls += 1
+    assert calls == len(REUSABLE)

@@ -30,9 +30,13 @@ EXPRESSION_RE = re.compile(r"\$\{\{")
 
 def load(path: Path) -> dict[str, Any]:
     """YAML 1.1 as GitHub reads it, except that the `on:` key stays a string."""
-    text = path.read_text(encoding="utf-8")
+    return parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def parse(text: str, where: str = "<text>") -> dict[str, Any]:
+    """`load` for text that is no file, e.g. a generated workflow rendered in memory."""
     data = yaml.load(text, Loader=_GitHubLoader)
-    assert isinstance(data, dict), f"{path} is not a mapping"
+    assert isinstance(data, dict), f"{where} is not a mapping"
     return data
 
 
