@@ -280,13 +280,6 @@ class LocalHub:
             self._save()
             return self._comment_json(repo, comment)
 
-    def pulls(self, repo: str) -> list[dict[str, Any]]:
-        """Pull requests of `repo` as the API shows them, newest first."""
-        with self._lock:
-            issues = self._repo(repo)["issues"].values()
-            chosen = sorted((i for i in issues if "pull" in i), key=lambda i: -int(i["number"]))
-            return [self._pull_json(repo, issue) for issue in chosen]
-
     def releases(self, repo: str) -> list[dict[str, Any]]:
         with self._lock:
             return [self._release_json(repo, r) for r in self._repo(repo)["releases"].values()]
@@ -304,6 +297,13 @@ class LocalHub:
                 self._issue_json(repo, i)
                 for i in self._repo(repo)["issues"].values()
                 if "pull" not in i
+            ]
+
+    def pulls(self, repo: str) -> list[dict[str, Any]]:
+        """Pull requests as GET /pulls/{n} shows them, oldest first."""
+        with self._lock:
+            return [
+                self._pull_json(repo, i) for i in self._repo(repo)["issues"].values() if "pull" in i
             ]
 
     def inject_fault(
@@ -923,6 +923,93 @@ def _commit_pulls(request: _Request) -> tuple[int, dict[str, str], Any]:
     return _paginate(request, found)
 
 
+# Pull requests opened through the API (the retraining pull request of `mlgitops drift`).
+# The server holds no git data: a created pull request's head sha is unknown (zeros).
+UNKNOWN_SHA = "0" * 40
+
+
+def _list_pulls(request: _Request) -> tuple[int, dict[str, str], Any]:
+    hub, repo = request.hub, request.repo
+    state = request.query.get("state", "open")
+    head = request.query.get("head")  # "owner:branch", as GitHub takes it
+    base = request.query.get("base")
+    owner = repo.split("/", 1)[0]
+    chosen = []
+    for issue in hub._repo(repo)["issues"].values():
+        pull = issue.get("pull")
+        if pull is None or (state != "all" and issue["state"] != state):
+            continue
+        if head is not None and head != f"{owner}:{pull['head_ref']}":
+            continue
+        if base is not None and base != pull["base_ref"]:
+            continue
+        chosen.append(issue)
+    chosen.sort(key=lambda i: -int(i["number"]))
+    return _paginate(request, [hub._pull_json(repo, i) for i in chosen])
+
+
+def _create_pull(request: _Request) -> tuple[int, dict[str, str], Any]:
+    hub, repo = request.hub, request.repo
+    title = request.string("title", required=True, resource="PullRequest")
+    head = request.string("head", required=True, resource="PullRequest")
+    base = request.string("base", required=True, resource="PullRequest")
+    assert head is not None and base is not None and request.user is not None
+    head_ref = head.split(":", 1)[-1]
+    state = hub._repo(repo)
+    for issue in state["issues"].values():
+        pull = issue.get("pull")
+        if pull and issue["state"] == "open" and pull["head_ref"] == head_ref:
+            raise HubError(
+                422,
+                "Validation Failed",
+                [{"resource": "PullRequest", "code": "custom",
+                  "message": f"A pull request already exists for {head}."}],
+            )  # fmt: skip
+    number = state["next_number"]
+    state["next_number"] = number + 1
+    now = _now()
+    issue = {
+        "number": number,
+        "id": hub._new_id(),
+        "title": title,
+        "body": request.string("body") or "",
+        "state": "open",
+        "labels": [],
+        "author": request.user,
+        "created_at": now,
+        "updated_at": now,
+        "closed_at": None,
+        "pull": {
+            "head_sha": UNKNOWN_SHA,
+            "head_ref": head_ref,
+            "base_ref": base,
+            "merged": False,
+            "merge_commit_sha": None,
+            "merged_at": None,
+        },
+    }
+    state["issues"][str(number)] = issue
+    return 201, {}, hub._pull_json(repo, issue)
+
+
+def _edit_pull(request: _Request) -> tuple[int, dict[str, str], Any]:
+    issue = _pull(request)
+    for key in ("title", "body"):
+        value = request.string(key)
+        if value is not None:
+            issue[key] = value
+    new_state = request.string("state")
+    if new_state is not None:
+        if new_state not in {"open", "closed"}:
+            raise HubError(
+                422, "Validation Failed", [{"resource": "PullRequest", "code": "invalid"}]
+            )
+        issue["state"] = new_state
+        issue["closed_at"] = _now() if new_state == "closed" else None
+    issue["updated_at"] = _now()
+    return 200, {}, request.hub._pull_json(request.repo, issue)
+
+
 def _issue_labels(request: _Request) -> tuple[int, dict[str, str], Any]:
     issue = request.hub._issue(request.repo, request.int_param("number"))
     return _paginate(request, [request.hub._label_json(request.repo, x) for x in issue["labels"]])
@@ -1130,87 +1217,6 @@ def _edit_issue(request: _Request) -> tuple[int, dict[str, str], Any]:
         issue["labels"] = labels
     issue["updated_at"] = _now()
     return 200, {}, request.hub._issue_json(request.repo, issue)
-
-
-# ------------------------------------------------------- pull requests opened through the API
-# (deploy PRs). The hub keeps no git objects: the head branch is taken as given and its
-# `head.sha` is null, where GitHub would check that the branch exists.
-def _list_pulls(request: _Request) -> tuple[int, dict[str, str], Any]:
-    hub, repo = request.hub, request.repo
-    state = request.query.get("state", "open")
-    head = request.query.get("head")
-    base = request.query.get("base")
-    owner = repo.split("/", 1)[0]
-    found = []
-    for issue in sorted(hub._repo(repo)["issues"].values(), key=lambda i: -int(i["number"])):
-        pull = issue.get("pull")
-        if pull is None or (state != "all" and issue["state"] != state):
-            continue
-        if head is not None and head != f"{owner}:{pull['head_ref']}":
-            continue
-        if base is not None and base != pull["base_ref"]:
-            continue
-        found.append(hub._pull_json(repo, issue))
-    return _paginate(request, found)
-
-
-def _create_pull(request: _Request) -> tuple[int, dict[str, str], Any]:
-    hub, repo = request.hub, request.repo
-    title = request.string("title", required=True, resource="PullRequest")
-    head = request.string("head", required=True, resource="PullRequest")
-    base = request.string("base", required=True, resource="PullRequest")
-    assert request.user is not None and head is not None
-    head_ref = head.split(":", 1)[-1]
-    for issue in hub._repo(repo)["issues"].values():
-        pull = issue.get("pull")
-        if pull and issue["state"] == "open" and pull["head_ref"] == head_ref:
-            raise HubError(
-                422,
-                "Validation Failed",
-                [
-                    {
-                        "resource": "PullRequest",
-                        "code": "custom",
-                        "message": f"A pull request already exists for {head}.",
-                    }
-                ],
-            )
-    state = hub._repo(repo)
-    number = state["next_number"]
-    state["next_number"] = number + 1
-    now = _now()
-    issue = {
-        "number": number,
-        "id": hub._new_id(),
-        "title": title,
-        "body": request.string("body") or "",
-        "state": "open",
-        "labels": [],
-        "author": request.user,
-        "created_at": now,
-        "updated_at": now,
-        "closed_at": None,
-        "pull": {
-            "head_sha": None,
-            "head_ref": head_ref,
-            "base_ref": base,
-            "merged": False,
-            "merge_commit_sha": None,
-            "merged_at": None,
-        },
-    }
-    state["issues"][str(number)] = issue
-    return 201, {}, hub._pull_json(repo, issue)
-
-
-def _edit_pull(request: _Request) -> tuple[int, dict[str, str], Any]:
-    issue = _pull(request)
-    for key in ("title", "body"):
-        value = request.string(key)
-        if value is not None:
-            issue[key] = value
-    issue["updated_at"] = _now()
-    return 200, {}, request.hub._pull_json(request.repo, issue)
 
 
 _REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"

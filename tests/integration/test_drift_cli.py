@@ -285,7 +285,11 @@ def test_drift_opens_one_issue_then_updates_it(
     assert issue["user"]["login"] == "github-actions[bot]"
     assert issue["body"].startswith(f"<!-- mlgitops:drift key=churn-model:{DATA} -->\n")
     assert f"Last run: {hub.server_url}/{REPO_NAME}/actions/runs/42" in issue["body"]
-    assert outputs(tmp_path) == {"drifted": "true", "issue-number": str(issue["number"])}
+    assert outputs(tmp_path) == {
+        "drifted": "true",
+        "verdict": "drift",
+        "issue-number": str(issue["number"]),
+    }
     assert "## Data drift: drift detected" in (tmp_path / "summary.md").read_text()
 
     # A later version of the same model, with a label removed by hand: still one issue.

@@ -43,6 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--input", required=True, metavar="FILE", help="CSV file of rows")
     parser.add_argument("--output", required=True, metavar="FILE", help="CSV file to write")
     parser.add_argument(
+        "--prediction-log",
+        metavar="DIR",
+        help="folder of the prediction logs (default: monitoring.log.folder of the policy, "
+        "under the repository)",
+    )
+    parser.add_argument(
+        "--no-prediction-log", action="store_true", help="do not log the predictions"
+    )
+    parser.add_argument(
         "--repo", default=".", metavar="DIR", help="the repository (default: current directory)"
     )
     parser.set_defaults(handler=run)
@@ -55,7 +64,23 @@ def run(args: argparse.Namespace) -> Outcome:
 
     cwd = Path.cwd()
     repo = repo_root((cwd / args.repo).resolve())
-    result = predict_version(repo, args.model, cwd / args.input, cwd / args.output)
+    logger = None
+    if not args.no_prediction_log:
+        import os
+
+        from mlgitops.services.drift import load_monitoring_policy
+        from mlgitops.serving.predlog import logger_for
+
+        log = load_monitoring_policy(repo / "governance" / "policy.yaml").log
+        folder = cwd / args.prediction_log if args.prediction_log else repo / log.folder
+        logger = logger_for(folder, log, os.environ)
+    try:
+        result = predict_version(
+            repo, args.model, cwd / args.input, cwd / args.output, logger=logger
+        )
+    finally:
+        if logger is not None:
+            logger.close()
     print(
         f"mlgitops: {result.rows} rows predicted by {result.version.tag} "
         f"({result.version.commit[:12]}) -> {args.output}",

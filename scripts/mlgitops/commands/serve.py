@@ -13,8 +13,12 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from mlgitops.errors import Outcome, ToolError, UsageError
+
+if TYPE_CHECKING:
+    from mlgitops.serving.settings import ServeOptions
 
 DESCRIPTION = """\
 Serve a promoted model version with MLServer: the version (`<model>@vX.Y.Z`, or the one a
@@ -74,6 +78,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="where the settings and model files go (default: a temporary folder)",
     )
     parser.add_argument(
+        "--prediction-log",
+        metavar="DIR",
+        help="folder of the prediction logs (default: monitoring.log.folder of the policy, "
+        "under the repository)",
+    )
+    parser.add_argument(
+        "--no-prediction-log", action="store_true", help="do not log the predictions"
+    )
+    parser.add_argument(
         "--repo", default=".", metavar="DIR", help="the repository (default: current directory)"
     )
     parser.set_defaults(handler=run)
@@ -114,6 +127,8 @@ def run(args: argparse.Namespace) -> Outcome:
         max_body_bytes=args.max_body_bytes,
     )
     repo = repo_root((Path.cwd() / args.repo).resolve())
+    if not args.no_prediction_log:
+        options = _with_prediction_log(options, repo, args.prediction_log)
     workdir = Path(args.workdir).resolve() if args.workdir else None
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     server = None
@@ -142,3 +157,20 @@ def run(args: argparse.Namespace) -> Outcome:
         signal.signal(signal.SIGTERM, previous)
         if server is not None:
             server.stop()
+
+
+def _with_prediction_log(options: ServeOptions, repo: Path, folder: str | None) -> ServeOptions:
+    """Log every answered request (`mlgitops.serving.predlog`): the MLServer process
+    reads the settings from its environment; hashing without a salt is refused here."""
+    import dataclasses
+    import os
+
+    from mlgitops.services.drift import load_monitoring_policy
+    from mlgitops.serving.predlog import HOOK, SETTINGS_ENV, hook_settings, logger_for
+
+    log = load_monitoring_policy(repo / "governance" / "policy.yaml").log
+    where = Path(folder).resolve() if folder else repo / log.folder
+    logger_for(where, log, os.environ)
+    os.environ[SETTINGS_ENV] = hook_settings(where, log)
+    print(f"mlgitops: logging predictions to {where}", file=sys.stderr)
+    return dataclasses.replace(options, prediction_logger=HOOK)

@@ -6,6 +6,17 @@ chi-square test of homogeneity on the category counts. A column drifts when any 
 its tests crosses the policy's threshold; the table drifts when any column does.
 
 No I/O here: data frames and a `DriftPolicy` in, a `DriftReport` out.
+
+Streamed: `StreamingDrift` holds the reference and takes the current data in chunks,
+keeping per column only counts whose size depends on the reference, not on the
+current rows: PSI counts per reference quantile bin; for Kolmogorov-Smirnov, counts
+of current values at and between the reference's distinct values, from which the KS
+statistic is exact (both empirical CDFs are step functions, and the current one is
+known at every point where the difference can peak); chi-square counts per category
+(new categories beyond MAX_NEW_CATEGORIES are pooled into one). Up to KS_EXACT_MAX
+current values the values themselves are also kept and SciPy's `ks_2samp` gives the
+exact p-value, as for a whole table; beyond, the p-value is Smirnov's asymptotic one,
+which is what `ks_2samp` itself switches to above that size.
 """
 
 from __future__ import annotations
@@ -20,10 +31,17 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from mlgitops.core.monitoring import DecayCheck, LatencyCheck
 from mlgitops.errors import InputError
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
+
+# SciPy's ks_2samp computes exact p-values up to this many values per side.
+KS_EXACT_MAX = 10_000
+# Distinct categories seen only in the current data that are counted one by one.
+MAX_NEW_CATEGORIES = 10_000
+OTHER_NEW = "(other new categories)"
 
 # Proportions are floored at this before taking logs, so an empty bin gives a large
 # but finite PSI instead of infinity (the usual convention for PSI).
@@ -83,14 +101,63 @@ class DriftReport:
     missing_columns: tuple[str, ...] = ()  # judged columns absent from the current data
     new_columns: tuple[str, ...] = ()  # in the current data only (informational)
     labels: dict[str, str] = field(default_factory=dict)  # e.g. reference/current names
+    # Prediction logs: served outputs vs the reference's test-set predictions, the
+    # labelled window against the reference's metrics, latency, and what was skipped.
+    prediction: ColumnDrift | None = None
+    min_samples: int = 1
+    decay: tuple[DecayCheck, ...] = ()
+    labelled: int | None = None  # predictions with a label (None: no labels given)
+    unmatched_labels: int = 0  # labels whose request id is not in the window
+    latency: LatencyCheck | None = None
+    log: dict[str, int] = field(default_factory=dict)  # segments, records, truncated, corrupt
+    notes: tuple[str, ...] = ()  # fixed wording, never data
 
     @property
     def drifted_columns(self) -> tuple[ColumnDrift, ...]:
         return tuple(column for column in self.columns if column.drifted)
 
     @property
+    def insufficient(self) -> bool:
+        """Fewer current rows than the policy's minimum: no verdict at all."""
+        return self.current_rows < self.min_samples
+
+    @property
     def drifted(self) -> bool:
-        return bool(self.drifted_columns) or bool(self.missing_columns)
+        if self.insufficient:
+            return False
+        prediction = self.prediction is not None and self.prediction.drifted
+        return bool(self.drifted_columns) or bool(self.missing_columns) or prediction
+
+    @property
+    def decayed(self) -> bool:
+        return not self.insufficient and any(check.failed for check in self.decay)
+
+    @property
+    def slow(self) -> bool:
+        return not self.insufficient and self.latency is not None and self.latency.failed
+
+    @property
+    def needs_retraining(self) -> bool:
+        """Drift or decay over the policy: the data moved, retraining may help."""
+        return self.drifted or self.decayed
+
+    @property
+    def failed(self) -> bool:
+        """Anything over the policy (latency too, which retraining does not fix)."""
+        return self.needs_retraining or self.slow
+
+    @property
+    def verdict(self) -> str:
+        """`insufficient-data`, `drift`, `decay`, `latency` or `ok` (the first that holds)."""
+        if self.insufficient:
+            return "insufficient-data"
+        if self.drifted:
+            return "drift"
+        if self.decayed:
+            return "decay"
+        if self.slow:
+            return "latency"
+        return "ok"
 
 
 def population_stability_index(reference: ArrayLike, current: ArrayLike, bins: int = 10) -> float:
@@ -106,16 +173,21 @@ def population_stability_index(reference: ArrayLike, current: ArrayLike, bins: i
         raise ValueError("PSI needs at least one value on each side")
     if bins < 1:
         raise ValueError("bins must be at least 1")
-    distinct = np.unique(ref)
-    if distinct.size <= bins:
-        cuts = distinct
-    else:
-        quantiles = np.quantile(ref, np.linspace(0.0, 1.0, bins + 1))
-        cuts = np.unique(quantiles[1:-1])
+    cuts = psi_cuts(ref, bins)
     # Bin i holds cuts[i-1] < x <= cuts[i]; the last bin is everything above the top cut.
     ref_counts = np.bincount(np.searchsorted(cuts, ref, side="left"), minlength=cuts.size + 1)
     cur_counts = np.bincount(np.searchsorted(cuts, cur, side="left"), minlength=cuts.size + 1)
     return _psi_from_counts(ref_counts, cur_counts)
+
+
+def psi_cuts(reference: np.ndarray, bins: int) -> np.ndarray:
+    """The bin edges of PSI: one bin per value of a reference with few values, else
+    `bins` quantile bins of the reference."""
+    distinct = np.unique(reference)
+    if distinct.size <= bins:
+        return distinct
+    quantiles = np.quantile(reference, np.linspace(0.0, 1.0, bins + 1))
+    return np.unique(quantiles[1:-1])
 
 
 def _psi_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
@@ -178,66 +250,164 @@ def _number_text(value: Any) -> str:
     return str(value)
 
 
-def _judge_numeric(name: str, ref: pd.Series, cur: pd.Series, policy: DriftPolicy) -> ColumnDrift:
-    ref_values = _finite(ref)
-    cur_values = _finite(cur)
-    base = ColumnDrift(
-        column=name,
-        kind=NUMERIC,
-        reference_count=int(ref_values.size),
-        current_count=int(cur_values.size),
-        reference_missing=int(len(ref) - ref_values.size),
-        current_missing=int(len(cur) - cur_values.size),
-    )
-    if not _is_numeric(cur) and cur.notna().any():
-        return replace(base, reasons=("type changed: numeric in reference, text in current",))
-    empty = _empty_reason(ref_values.size, cur_values.size)
-    if empty is not None:
-        return replace(base, reasons=empty)
-    psi = population_stability_index(ref_values, cur_values, bins=policy.bins)
-    ks = stats.ks_2samp(ref_values, cur_values)
-    ks_statistic, ks_pvalue = float(ks.statistic), float(ks.pvalue)
-    reasons = []
-    if psi > policy.psi_max:
-        reasons.append(f"PSI {psi:.3f} > {policy.psi_max:g}")
-    if ks_pvalue < policy.ks_pvalue_min:
-        reasons.append(f"KS p-value {_p(ks_pvalue)} < {policy.ks_pvalue_min:g}")
-    return replace(
-        base,
-        psi=psi,
-        ks_statistic=ks_statistic,
-        ks_pvalue=ks_pvalue,
-        reasons=tuple(reasons),
-    )
+class _NumericColumn:
+    """Running counts of one numeric column against its reference (see module docstring)."""
+
+    def __init__(self, name: str, reference: pd.Series, policy: DriftPolicy) -> None:
+        self.name = name
+        self.policy = policy
+        self.reference = _finite(reference)
+        self.reference_missing = int(len(reference) - self.reference.size)
+        self.cuts = psi_cuts(self.reference, policy.bins) if self.reference.size else np.array([])
+        self.distinct, reference_counts = np.unique(self.reference, return_counts=True)
+        self.reference_cdf = np.cumsum(reference_counts)
+        self.bin_counts = np.zeros(self.cuts.size + 1, dtype=np.int64)
+        self.equal = np.zeros(self.distinct.size, dtype=np.int64)
+        self.between = np.zeros(self.distinct.size + 1, dtype=np.int64)
+        self.kept: list[np.ndarray] | None = []
+        self.count = 0
+        self.missing = 0
+        self.text = False
+
+    def update(self, series: pd.Series) -> None:
+        if not _is_numeric(series) and series.notna().any():
+            numbers = pd.to_numeric(series, errors="coerce")
+            self.text = self.text or bool((numbers.isna() & series.notna()).any())
+        values = _finite(series)
+        self.missing += int(len(series) - values.size)
+        if not values.size:
+            return
+        self.count += int(values.size)
+        if self.reference.size:
+            bins = np.searchsorted(self.cuts, values, side="left")
+            self.bin_counts += np.bincount(bins, minlength=self.cuts.size + 1)
+            at = np.searchsorted(self.distinct, values, side="left")
+            hit = at < self.distinct.size
+            hit[hit] = self.distinct[at[hit]] == values[hit]
+            self.equal += np.bincount(at[hit], minlength=self.distinct.size)
+            self.between += np.bincount(at[~hit], minlength=self.distinct.size + 1)
+        if self.kept is not None:
+            self.kept.append(values)
+            if self.count > KS_EXACT_MAX:
+                self.kept = None
+
+    def ks(self) -> tuple[float, float]:
+        """The two-sample KS statistic and p-value against the reference."""
+        if self.kept is not None:
+            result = stats.ks_2samp(self.reference, np.concatenate(self.kept))
+            return float(result.statistic), float(result.pvalue)
+        n_ref, n_cur = self.reference.size, self.count
+        below = np.cumsum(self.between[:-1])  # current values below each distinct value
+        at_or_below = below + np.cumsum(self.equal)
+        ref_at = self.reference_cdf / n_ref
+        ref_before = np.concatenate(([0], self.reference_cdf[:-1])) / n_ref
+        cur_at = at_or_below / n_cur
+        cur_before = (below + np.concatenate(([0], np.cumsum(self.equal)[:-1]))) / n_cur
+        statistic = float(max(np.abs(ref_at - cur_at).max(), np.abs(ref_before - cur_before).max()))
+        large, small = sorted((float(n_ref), float(n_cur)), reverse=True)
+        pvalue = float(
+            np.clip(
+                stats.distributions.kstwo.sf(statistic, np.round(large * small / (large + small))),
+                0,
+                1,
+            )
+        )
+        return statistic, pvalue
+
+    def finish(self) -> ColumnDrift:
+        policy = self.policy
+        base = ColumnDrift(
+            column=self.name,
+            kind=NUMERIC,
+            reference_count=int(self.reference.size),
+            current_count=self.count,
+            reference_missing=self.reference_missing,
+            current_missing=self.missing,
+        )
+        if self.text:
+            return replace(base, reasons=("type changed: numeric in reference, text in current",))
+        empty = _empty_reason(self.reference.size, self.count)
+        if empty is not None:
+            return replace(base, reasons=empty)
+        reference_bins = np.bincount(
+            np.searchsorted(self.cuts, self.reference, side="left"), minlength=self.cuts.size + 1
+        )
+        psi = _psi_from_counts(reference_bins, self.bin_counts)
+        ks_statistic, ks_pvalue = self.ks()
+        reasons = []
+        if psi > policy.psi_max:
+            reasons.append(f"PSI {psi:.3f} > {policy.psi_max:g}")
+        if ks_pvalue < policy.ks_pvalue_min:
+            reasons.append(f"KS p-value {_p(ks_pvalue)} < {policy.ks_pvalue_min:g}")
+        return replace(
+            base, psi=psi, ks_statistic=ks_statistic, ks_pvalue=ks_pvalue, reasons=tuple(reasons)
+        )
 
 
-def _judge_categorical(
-    name: str, ref: pd.Series, cur: pd.Series, policy: DriftPolicy
-) -> ColumnDrift:
-    ref_values = _categories(ref)
-    cur_values = _categories(cur)
-    base = ColumnDrift(
-        column=name,
-        kind=CATEGORICAL,
-        reference_count=len(ref_values),
-        current_count=len(cur_values),
-        reference_missing=int(len(ref) - len(ref_values)),
-        current_missing=int(len(cur) - len(cur_values)),
+class _CategoricalColumn:
+    """Running category counts of one column against its reference."""
+
+    def __init__(self, name: str, reference: pd.Series, policy: DriftPolicy) -> None:
+        self.name = name
+        self.policy = policy
+        values = _categories(reference)
+        self.reference_counts = values.value_counts()
+        self.reference_total = len(values)
+        self.reference_missing = int(len(reference) - len(values))
+        self.known = set(self.reference_counts.index)
+        self.counts: dict[str, int] = {}
+        self.new = 0
+        self.count = 0
+        self.missing = 0
+
+    def update(self, series: pd.Series) -> None:
+        values = _categories(series)
+        self.missing += int(len(series) - len(values))
+        self.count += len(values)
+        for category, number in values.value_counts().items():
+            key = str(category)
+            if key not in self.counts and key not in self.known:
+                if self.new >= MAX_NEW_CATEGORIES:
+                    key = OTHER_NEW
+                else:
+                    self.new += 1
+            self.counts[key] = self.counts.get(key, 0) + int(number)
+
+    def finish(self) -> ColumnDrift:
+        base = ColumnDrift(
+            column=self.name,
+            kind=CATEGORICAL,
+            reference_count=self.reference_total,
+            current_count=self.count,
+            reference_missing=self.reference_missing,
+            current_missing=self.missing,
+        )
+        empty = _empty_reason(self.reference_total, self.count)
+        if empty is not None:
+            return replace(base, reasons=empty)
+        statistic, pvalue = _chi_square_counts(dict(self.reference_counts.items()), self.counts)
+        reasons = []
+        if pvalue < self.policy.chi2_pvalue_min:
+            reasons.append(f"chi-square p-value {_p(pvalue)} < {self.policy.chi2_pvalue_min:g}")
+        return replace(
+            base,
+            chi2_statistic=statistic,
+            chi2_pvalue=pvalue,
+            new_categories=tuple(sorted(set(self.counts) - self.known)),
+            reasons=tuple(reasons),
+        )
+
+
+def _chi_square_counts(reference: dict[Any, int], current: dict[Any, int]) -> tuple[float, float]:
+    categories = sorted(set(reference) | set(current), key=str)
+    if len(categories) < 2:
+        return 0.0, 1.0
+    table = np.array(
+        [[reference.get(c, 0) for c in categories], [current.get(c, 0) for c in categories]],
+        dtype=float,
     )
-    empty = _empty_reason(len(ref_values), len(cur_values))
-    if empty is not None:
-        return replace(base, reasons=empty)
-    statistic, pvalue = chi_square_homogeneity(ref_values, cur_values)
-    reasons = []
-    if pvalue < policy.chi2_pvalue_min:
-        reasons.append(f"chi-square p-value {_p(pvalue)} < {policy.chi2_pvalue_min:g}")
-    return replace(
-        base,
-        chi2_statistic=statistic,
-        chi2_pvalue=pvalue,
-        new_categories=tuple(sorted(set(cur_values.unique()) - set(ref_values.unique()))),
-        reasons=tuple(reasons),
-    )
+    result = stats.chi2_contingency(table, correction=False)
+    return float(result.statistic), float(result.pvalue)
 
 
 def _empty_reason(reference_count: int, current_count: int) -> tuple[str, ...] | None:
@@ -271,6 +441,69 @@ def select_columns(reference: pd.DataFrame, policy: DriftPolicy) -> list[str]:
     return [c for c in names if c not in excluded]
 
 
+class StreamingDrift:
+    """Drift of current data fed in chunks against a reference held whole.
+
+    State per judged column is bounded by the reference (see the module docstring),
+    so any number of current rows fits in the same memory.
+    """
+
+    def __init__(self, reference: pd.DataFrame, policy: DriftPolicy) -> None:
+        if len(reference) == 0:
+            raise InputError("the reference data has no rows")
+        reference = reference.rename(columns=str)
+        self.policy = policy
+        self.reference_rows = len(reference)
+        self.reference_names = [str(c) for c in reference.columns]
+        forced = set(policy.categorical)
+        self.columns: dict[str, _NumericColumn | _CategoricalColumn] = {}
+        for name in select_columns(reference, policy):
+            ref = reference[name]
+            if name not in forced and _is_numeric(ref):
+                self.columns[name] = _NumericColumn(name, ref, policy)
+            else:
+                self.columns[name] = _CategoricalColumn(name, ref, policy)
+        self.seen: set[str] = set()
+        self.new: dict[str, None] = {}  # ordered set
+        self.rows = 0
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        """Add a chunk of current rows (any columns; absent ones count as missing)."""
+        if len(set(map(str, chunk.columns))) != len(chunk.columns):
+            raise InputError("the current data has duplicate column names")
+        chunk = chunk.rename(columns=str)
+        self.rows += len(chunk)
+        known = set(self.reference_names)
+        for name in chunk.columns:
+            if name not in known:
+                self.new.setdefault(name, None)
+        for name, column in self.columns.items():
+            if name in chunk.columns:
+                self.seen.add(name)
+                column.update(chunk[name])
+            else:
+                column.missing += len(chunk)
+
+    def finish(self, labels: dict[str, str] | None = None) -> DriftReport:
+        """The report over every chunk so far."""
+        results = []
+        missing = []
+        for name, column in self.columns.items():
+            if name not in self.seen:
+                missing.append(name)
+                continue
+            results.append(column.finish())
+        return DriftReport(
+            policy=self.policy,
+            reference_rows=self.reference_rows,
+            current_rows=self.rows,
+            columns=tuple(results),
+            missing_columns=tuple(missing),
+            new_columns=tuple(self.new),
+            labels=dict(labels or {}),
+        )
+
+
 def compute_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -282,34 +515,9 @@ def compute_drift(
         raise InputError("the reference data has no rows")
     if len(current) == 0:
         raise InputError("the current data has no rows")
-    if len(set(map(str, current.columns))) != len(current.columns):
-        raise InputError("the current data has duplicate column names")
-    reference = reference.rename(columns=str)
-    current = current.rename(columns=str)
-    selected = select_columns(reference, policy)
-    forced_categorical = set(policy.categorical)
-    results = []
-    missing = []
-    for name in selected:
-        if name not in current.columns:
-            missing.append(name)
-            continue
-        ref, cur = reference[name], current[name]
-        if name not in forced_categorical and _is_numeric(ref):
-            results.append(_judge_numeric(name, ref, cur, policy))
-        else:
-            results.append(_judge_categorical(name, ref, cur, policy))
-    reference_names = set(reference.columns)
-    new = tuple(str(c) for c in current.columns if c not in reference_names)
-    return DriftReport(
-        policy=policy,
-        reference_rows=len(reference),
-        current_rows=len(current),
-        columns=tuple(results),
-        missing_columns=tuple(missing),
-        new_columns=new,
-        labels=dict(labels or {}),
-    )
+    drift = StreamingDrift(reference, policy)
+    drift.update(current)
+    return drift.finish(labels)
 
 
 def _json_number(value: float | None) -> float | None:
@@ -322,6 +530,7 @@ def report_to_dict(report: DriftReport) -> dict[str, Any]:
     """JSON-ready data (NaN and infinity become null)."""
     policy = report.policy
     return {
+        "verdict": report.verdict,
         "drifted": report.drifted,
         "reference": report.labels.get("reference"),
         "current": report.labels.get("current"),
@@ -358,4 +567,44 @@ def report_to_dict(report: DriftReport) -> dict[str, Any]:
             }
             for c in report.columns
         ],
+        "min_samples": report.min_samples,
+        "prediction": _column_dict(report.prediction) if report.prediction else None,
+        "decay": [
+            {
+                "metric": d.metric,
+                "reference": d.reference,
+                "current": _json_number(d.current),
+                "allowed_drop": d.allowed_drop,
+                "failed": d.failed,
+            }
+            for d in report.decay
+        ],
+        "labelled": report.labelled,
+        "unmatched_labels": report.unmatched_labels,
+        "latency": None
+        if report.latency is None
+        else {
+            "requests": report.latency.count,
+            "p50_ms": _json_number(report.latency.p50_ms),
+            "p99_ms": _json_number(report.latency.p99_ms),
+            "p50_max_ms": report.latency.p50_max_ms,
+            "p99_max_ms": report.latency.p99_max_ms,
+            "failed": report.latency.failed,
+        },
+        "log": dict(report.log),
+        "notes": list(report.notes),
+    }
+
+
+def _column_dict(c: ColumnDrift) -> dict[str, Any]:
+    return {
+        "column": c.column,
+        "kind": c.kind,
+        "drifted": c.drifted,
+        "reasons": list(c.reasons),
+        "current_count": c.current_count,
+        "psi": _json_number(c.psi),
+        "ks_pvalue": _json_number(c.ks_pvalue),
+        "chi2_pvalue": _json_number(c.chi2_pvalue),
+        "new_categories": list(c.new_categories),
     }

@@ -55,6 +55,7 @@ class PullRequest:
     author_login: str
     state: str = "open"
     head_repository: str = ""  # owner/name of the head branch's repository (a fork's)
+    head_ref: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,11 +95,15 @@ class GitHubHost(Protocol):
 
     def get_pull_request(self, number: int) -> PullRequest: ...
 
-    def find_open_pull_request(self, head_branch: str) -> PullRequest | None: ...
+    def find_open_pull_request(
+        self, head: str, author: str | None = None
+    ) -> PullRequest | None: ...
 
-    def create_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest: ...
+    def create_pull_request(
+        self, title: str, body: str, head: str, base: str, labels: list[str]
+    ) -> PullRequest: ...
 
-    def edit_pull_request(self, number: int, title: str, body: str) -> PullRequest: ...
+    def update_pull_request(self, number: int, title: str, body: str) -> PullRequest: ...
 
     def get_release_by_tag(self, tag: str) -> Release | None: ...
 
@@ -279,21 +284,7 @@ def _pull(item: Any) -> PullRequest:
         author_login=str(item.user.login) if item.user else "",
         state=str(item.state or ""),
         head_repository=str(item.head.repo.full_name) if item.head.repo else "",
-    )
-
-
-def _open_pull(item: Any) -> PullRequest:
-    """An OPEN pull request: not merged, which a listing does not say (reading `merged`
-    would fetch the pull request again)."""
-    return PullRequest(
-        number=int(item.number),
-        title=str(item.title or ""),
-        html_url=str(item.html_url or ""),
-        labels=tuple(str(label.name) for label in item.labels),
-        merged=False,
-        head_sha=str(item.head.sha or ""),
-        base_ref=str(item.base.ref),
-        author_login=str(item.user.login) if item.user else "",
+        head_ref=str(item.head.ref or ""),
     )
 
 
@@ -437,30 +428,39 @@ class PyGithubHost:
             f"read pull request #{number}", lambda: _pull(self._repo.get_pull(number))
         )
 
-    # ------------------------------------------------------------------ opened by the bots
-    def find_open_pull_request(self, head_branch: str) -> PullRequest | None:
-        """The open pull request from `head_branch` of this repository, if any."""
+    def find_open_pull_request(self, head: str, author: str | None = None) -> PullRequest | None:
+        """The open pull request from branch `head` of this repository (by `author`)."""
         owner = self._repository.split("/", 1)[0]
-        listing = self._repo.get_pulls(state="open", head=f"{owner}:{head_branch}")
-        for item in self._items(f"list open pull requests from {head_branch}", listing):
-            return _open_pull(item)
+        listing = self._repo.get_pulls(state="open", head=f"{owner}:{head}")
+        for item in self._items(f"list open pull requests from {head}", listing):
+            pull = _pull(item)
+            if pull.head_ref == head and (author is None or pull.author_login == author):
+                return pull
         return None
 
-    def create_pull_request(self, head: str, base: str, title: str, body: str) -> PullRequest:
+    def create_pull_request(
+        self, title: str, body: str, head: str, base: str, labels: list[str]
+    ) -> PullRequest:
         def create() -> PullRequest:
-            return _open_pull(self._repo.create_pull(base=base, head=head, title=title, body=body))
+            item = self._repo.create_pull(base=base, head=head, title=title, body=body)
+            if labels:
+                # Labels belong to the pull request's issue: one PATCH sets them all.
+                self._repo.get_issue(item.number).edit(labels=labels)
+            return _pull(self._repo.get_pull(item.number))
 
         return self._retrying.call(
-            f"open a pull request from {head}", create, lambda: self.find_open_pull_request(head)
+            f"open a pull request from {head}",
+            create,
+            lambda: self.find_open_pull_request(head, self.authenticated_login()),
         )
 
-    def edit_pull_request(self, number: int, title: str, body: str) -> PullRequest:
-        def edit() -> PullRequest:
+    def update_pull_request(self, number: int, title: str, body: str) -> PullRequest:
+        def update() -> PullRequest:
             item = self._repo.get_pull(number)
             item.edit(title=title, body=body)
-            return _open_pull(item)
+            return _pull(self._repo.get_pull(number))
 
-        return self._retrying.call(f"edit pull request #{number}", edit)
+        return self._retrying.call(f"update pull request #{number}", update)
 
     # ------------------------------------------------------------------ releases
     def get_release_by_tag(self, tag: str) -> Release | None:

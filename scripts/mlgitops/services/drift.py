@@ -5,23 +5,20 @@ The reference is the data a promoted model was trained on: the DVC-tracked data 
 `churn-model@v1.2.0`. It is read with DVC's own API at that revision, so it comes
 from the local cache or, in a fresh CI clone, from the DVC remote.
 
-The current data is a CSV file on disk, or a DVC-tracked path of the repository
-that is not checked out yet (read through DVC like the reference).
+The current data is a CSV file or a folder of prediction logs, on disk or DVC-tracked
+and not checked out yet (read through DVC like the reference); it is streamed in chunks
+(`services.drift_sources`), whatever its size.
 
 When drift exceeds the policy, one issue per model and data path is opened and,
 on later runs, edited in place: it is found by a hidden marker in its body (and the
 policy's issue label), never created twice while it is open. When a run finds no
 drift, an open issue is left as it is: closing it is a person's decision.
 
-Retraining pull request: with `--retrain-branch NAME`, a run that finds drift also
-bumps the data version on a new local branch (`prepare_retraining`): the current CSV
-replaces the reference data file, `dvc add` records its new hash in the `.dvc` file
-(its `meta:` such as the license is kept), and that is committed. Publishing is left
-to the scheduled workflow, which has the credentials: `dvc push`, `git push origin
-NAME`, then `gh pr create --head NAME --label retrain` with "Refs #N" (the step
-outputs `retrain-branch` and `issue-number`). The pull request then retrains through
-the usual PR pipeline, metric report and governance gates before a new version can be
-promoted.
+Retraining: with `--retrain-branch NAME`, a run that finds drift or decay also bumps the
+data version on a new local branch (`prepare_retraining`): the new data replaces the
+reference data file, `dvc add` records its new hash in the `.dvc` file (its `meta:` such
+as the license is kept), the pipeline is reproduced, and that is committed. Pushing it
+and proposing it as a pull request is `services.retraining`.
 """
 
 from __future__ import annotations
@@ -31,26 +28,36 @@ import math
 import re
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
 
-from mlgitops.core.drift import DriftPolicy, DriftReport, compute_drift
+from mlgitops.core.drift import DriftPolicy, DriftReport, StreamingDrift
+from mlgitops.core.log_drift import LogWindow
 from mlgitops.core.markdown.drift import (
     GITHUB_BODY_LIMIT,
     drift_marker,
     issue_title,
     render_markdown,
 )
+from mlgitops.core.monitoring import DecayRule, LogPolicy, MonitoringPolicy
 from mlgitops.core.tags import parse_tag
 from mlgitops.errors import InputError, Location, ToolError
 from mlgitops.proc import dvc, git, run
+from mlgitops.services.drift_sources import (
+    CurrentSource,
+    open_current,
+    read_labels,
+    read_reference_extras,
+)
+from mlgitops.serving.predlog import ReadStats
 
 DEFAULT_POLICY_PATH = "governance/policy.yaml"
 DEFAULT_DATA_PATH = "data/raw/data.csv"
-# A CSV is loaded in memory whole; beyond this the user should sample it first.
+# The reference (the training data of a version) is loaded whole, up to this size; the
+# current side is streamed in chunks (services.drift_sources), whatever its size.
 MAX_CSV_BYTES = 512 * 1024 * 1024
 
 # `<model>#<stage>`: the version currently in a stage (GTO's tags add `#<counter>`).
@@ -154,6 +161,34 @@ def drift_policy_from_mapping(
         categorical=names("categorical"),
         bins=bins,
         issue_label=label,
+    )
+
+
+def load_monitoring_policy(path: Path) -> MonitoringPolicy:
+    """The `monitoring:` section (validated by the policy schema), defaults when absent."""
+    if not path.exists():
+        return MonitoringPolicy()
+    from mlgitops.io.policy_loader import load_policy
+
+    raw = load_policy(path).sections.get("monitoring")
+    return monitoring_policy_from_mapping(raw or {})
+
+
+def monitoring_policy_from_mapping(raw: Mapping[str, Any]) -> MonitoringPolicy:
+    """A schema-valid `monitoring:` mapping as a `MonitoringPolicy`."""
+    latency = raw.get("latency") or {}
+    decay = tuple(
+        DecayRule(str(name), absolute=rule.get("absolute"), relative=rule.get("relative"))
+        for name, rule in (raw.get("decay") or {}).items()
+    )
+    return MonitoringPolicy(
+        log=LogPolicy.from_dict(raw.get("log") or {}),
+        min_samples=int(raw.get("min_samples", 1)),
+        prediction_drift=bool(raw.get("prediction_drift", True)),
+        decay=decay,
+        latency_p50_ms=latency.get("p50_ms"),
+        latency_p99_ms=latency.get("p99_ms"),
+        retrain_label=str(raw.get("retrain_label", "retrain")),
     )
 
 
@@ -293,33 +328,6 @@ def read_reference(repo: Path, rev: str, path: str, rev_name: str | None = None)
     return _parse_csv(_decode(read_dvc_bytes(repo, path, rev, rev_name=rev_name), name), name)
 
 
-def read_current(repo: Path, current: str, cwd: Path) -> pd.DataFrame:
-    """A CSV file on disk, else a (possibly not checked out) DVC-tracked repo path."""
-    on_disk = cwd / current
-    if on_disk.is_dir():
-        raise InputError("is a directory, expected a CSV file", location=Location(current))
-    if on_disk.is_file():
-        size = on_disk.stat().st_size
-        if size > MAX_CSV_BYTES:
-            raise InputError(
-                f"file is {size} bytes, over the limit of {MAX_CSV_BYTES}",
-                location=Location(current),
-            )
-        return _parse_csv(_decode(on_disk.read_bytes(), current), current)
-    try:
-        inside = on_disk.resolve().relative_to(repo.resolve()).as_posix()
-    except ValueError:
-        raise InputError("file not found", location=Location(current)) from None
-    try:
-        data = read_dvc_bytes(repo, inside, None)
-    except InputError:
-        raise InputError(
-            "file not found, and not a DVC-tracked path of the repository",
-            location=Location(current),
-        ) from None
-    return _parse_csv(_decode(data, current), current)
-
-
 # --------------------------------------------------------------------------- service
 
 
@@ -331,6 +339,8 @@ class DriftRun:
     model: str | None
     marker: str
     reference_sha: str
+    source: CurrentSource | None = None
+    reference_frame: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
 
 def run_drift(
@@ -342,20 +352,58 @@ def run_drift(
     reference_path: str = DEFAULT_DATA_PATH,
     model: str | None = None,
     cwd: Path | None = None,
+    monitoring: MonitoringPolicy | None = None,
+    labels_path: str | None = None,
 ) -> DriftRun:
-    """Load both tables and judge them; no GitHub calls here."""
+    """Load the reference, stream the current side through it; no GitHub calls here."""
+    monitoring = monitoring or MonitoringPolicy()
+    cwd = cwd or repo
     sha = resolve_revision(repo, reference)
     reference_frame = read_reference(repo, sha, reference_path, rev_name=reference)
-    current_frame = read_current(repo, current, cwd or repo)
+    source = open_current(repo, current, cwd)
     model = model or model_from_reference(reference)
-    report = compute_drift(
-        reference_frame,
-        current_frame,
-        policy,
-        labels={"reference": f"{reference}:{reference_path}", "current": current},
-    )
+    names = {"reference": f"{reference}:{reference_path}", "current": current}
+    if source.kind == "csv":
+        if labels_path:
+            raise InputError(
+                "--labels joins prediction logs on request id; the current data is a CSV",
+                location=Location(labels_path),
+            )
+        drift = StreamingDrift(reference_frame, policy)
+        for chunk in source.csv_chunks():
+            drift.update(chunk)
+        if drift.rows == 0:
+            raise InputError("the current data has no rows", location=Location(current))
+        report = replace(drift.finish(names), min_samples=monitoring.min_samples)
+    else:
+        predictions, metrics, classification = read_reference_extras(
+            lambda path: read_dvc_bytes(repo, path, sha, rev_name=reference)
+        )
+        labels = None
+        if labels_path:
+            labels = read_labels(cwd / labels_path, labels_path)
+        window = LogWindow(
+            reference_frame,
+            policy,
+            monitoring,
+            reference_predictions=predictions,
+            classification=True if classification is None else classification,
+            reference_metrics=metrics,
+            labels=labels,
+        )
+        stats = ReadStats()
+        for records in source.records(stats):
+            window.add(records)
+        report = window.finish(names, log=asdict(stats))
     key = f"{model or 'data'}:{reference_path}"
-    return DriftRun(report=report, model=model, marker=drift_marker(key), reference_sha=sha)
+    return DriftRun(
+        report=report,
+        model=model,
+        marker=drift_marker(key),
+        reference_sha=sha,
+        source=source,
+        reference_frame=reference_frame,
+    )
 
 
 def issue_body(run: DriftRun, run_url: str | None = None) -> str:
@@ -387,11 +435,12 @@ def publish_issue(host: IssueHost, run: DriftRun, run_url: str | None = None) ->
 # --------------------------------------------------------------------------- retraining
 
 
-def check_retraining(repo: Path, current_file: Path, branch: str) -> None:
+def check_retraining(repo: Path, current_file: Path | None, branch: str) -> None:
     """Refuse, before any work, what `prepare_retraining` could not do safely.
 
     An invalid or existing branch, uncommitted changes to tracked files (they would be
-    carried onto the branch) or current data that is not a file on disk.
+    carried onto the branch) or current data that is not a file on disk (None: the
+    data is built later, from prediction logs and labels).
     """
     if run(["git", "check-ref-format", "--branch", branch], repo, check=False).returncode:
         raise InputError(f"'{branch}' is not a valid branch name")
@@ -404,11 +453,15 @@ def check_retraining(repo: Path, current_file: Path, branch: str) -> None:
             "the work tree has uncommitted changes; commit or discard them first",
             location=Location(str(repo)),
         )
-    if not current_file.is_file():
+    if current_file is not None and not current_file.is_file():
         raise InputError(
             "a retraining branch needs --current to be a CSV file on disk",
             location=Location(str(current_file)),
         )
+
+
+# Commits made where git has no identity (a CI runner) are the Actions bot's.
+BOT_IDENTITY = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
 
 
 def prepare_retraining(
@@ -417,7 +470,10 @@ def prepare_retraining(
     """Commit `current_file` as the new version of `data_path` on a new branch.
 
     Returns the new commit. The `.dvc` file keeps its `meta:` (license, source); the data
-    itself goes to the DVC cache, to be pushed by the caller.
+    itself goes to the DVC cache, to be pushed by the caller. With a `dvc.yaml`, the
+    pipeline is reproduced on the new data and its tracked results (dvc.lock, metrics,
+    model card) are committed too, so the pull request's report and governance checks
+    see a branch whose results come from its own data.
     """
     check_retraining(repo, current_file, branch)
     target = repo / data_path
@@ -433,5 +489,11 @@ def prepare_retraining(
         raise InputError(
             f"the current data is identical to the committed '{data_path}': nothing to retrain on"
         )
-    git("commit", "--quiet", "-m", message, cwd=repo)
+    if (repo / "dvc.yaml").is_file():
+        dvc("repro", "--quiet", cwd=repo)
+        git("add", "--update", cwd=repo)
+    identity: list[str] = []
+    if not git("config", "user.email", cwd=repo, check=False):
+        identity = ["-c", f"user.name={BOT_IDENTITY[0]}", "-c", f"user.email={BOT_IDENTITY[1]}"]
+    git(*identity, "commit", "--quiet", "-m", message, cwd=repo)
     return git("rev-parse", "HEAD", cwd=repo)

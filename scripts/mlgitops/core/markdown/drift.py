@@ -89,6 +89,8 @@ def issue_title(model: str | None, report: DriftReport) -> str:
     drifted = len(report.drifted_columns) + len(report.missing_columns)
     judged = len(report.columns) + len(report.missing_columns)
     subject = re.sub(r"[^A-Za-z0-9._-]", "-", model)[:80] if model else "data"
+    if report.verdict in {"decay", "latency"}:
+        return f"Model monitoring: {subject} ({report.verdict} over policy)"
     return f"Data drift: {subject} ({drifted} of {judged} columns over policy)"
 
 
@@ -98,6 +100,49 @@ _TRUNCATED = (
     "*{hidden} column(s) not shown to stay within GitHub's size limit; the full report "
     "is in the job summary of the run and in `mlgitops drift --format json`.*"
 )
+
+
+def _monitoring_lines(report: DriftReport) -> list[str]:
+    """Sample size, log health, decay and latency: only what the run measured."""
+    lines = []
+    if report.insufficient:
+        lines.append(
+            f"- **No verdict**: {report.current_rows} rows in the window, fewer than "
+            f"`min_samples` ({report.min_samples}); nothing is opened."
+        )
+    if report.log:
+        log = report.log
+        lines.append(
+            f"- Prediction logs: {log.get('records', 0)} records in {log.get('segments', 0)} "
+            f"segment(s); skipped {log.get('truncated', 0)} cut-off and "
+            f"{log.get('corrupt', 0)} corrupt line(s)"
+        )
+    if report.labelled is not None:
+        lines.append(
+            f"- Labels: {report.labelled} predictions labelled; {report.unmatched_labels} "
+            "label(s) matched no logged request"
+        )
+    for check in report.decay:
+        verdict = "**decay**" if check.failed else "ok"
+        lines.append(
+            f"- Performance `{check.metric}`: {check.current:.4f} now vs {check.reference:.4f} "
+            f"at the reference (allowed fall {check.allowed_drop:g}): {verdict}"
+        )
+    latency = report.latency
+    if latency is not None:
+        limits = []
+        if latency.p50_max_ms is not None:
+            limits.append(f"p50 ≤ {latency.p50_max_ms:g}")
+        if latency.p99_max_ms is not None:
+            limits.append(f"p99 ≤ {latency.p99_max_ms:g}")
+        objective = f" (objective {', '.join(limits)} ms)" if limits else ""
+        verdict = ": **over the objective**" if latency.failed else ""
+        lines.append(
+            f"- Latency over {latency.count} requests: p50 {_number(latency.p50_ms, 1)} ms, "
+            f"p99 {_number(latency.p99_ms, 1)} ms{objective}{verdict}"
+        )
+    lines += [f"- {escape.text(note)}" for note in report.notes]
+    return [*lines, ""] if lines else []
 
 
 def render_markdown(
@@ -136,7 +181,10 @@ def _render(
     if marker:
         lines.append(marker)
     status = "drift detected" if report.drifted else "no drift"
+    if report.insufficient:
+        status = "no verdict (too few rows)"
     lines += [f"## Data drift: {status}", "", summary_line(report), ""]
+    lines += _monitoring_lines(report)
     reference = report.labels.get("reference")
     current = report.labels.get("current")
     if reference:
@@ -158,6 +206,9 @@ def _render(
     warning = escape.look_alike_warning(found)
     if warning:
         lines += [warning, ""]
+    if report.prediction is not None:
+        lines += ["Served predictions against the reference's test-set predictions:", ""]
+        lines += [*_table((report.prediction,), found.flagged), ""]
     if drifted:
         lines += [*_table(drifted, found.flagged), ""]
     if stable:

@@ -1,7 +1,8 @@
 """Stage `evaluate`: metrics, per-group (fairness) metrics, plot data and feature importance.
 
-Writes reports/metrics.json (flat: metric name -> number), reports/fairness.json and the CSV
-files under reports/plots/ that `dvc plots show` draws.
+Writes reports/metrics.json (flat: metric name -> number), reports/fairness.json, the CSV
+files under reports/plots/ that `dvc plots show` draws, and reports/predictions.csv (the
+test-set predictions that prediction drift is measured against).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from {{ cookiecutter.package_name }}.common import (
     load_params,
     write_json,
 )
+
+# Test-set predictions of this version: `mlgitops drift` compares served outputs with them.
+PREDICTIONS = Path("reports/predictions.csv")
 
 # Metrics that need both classes (or several rows) are left out of per-group results.
 GROUP_METRICS = {
@@ -209,6 +213,7 @@ def main() -> None:
         predictions["predicted"] = predictions["predicted"].round(6)
         predictions["residual"] = (predictions["actual"] - predictions["predicted"]).round(6)
     predictions.to_csv(PLOTS / plot_name, index=False)
+    pd.DataFrame({"prediction": predictions["predicted"]}).to_csv(PREDICTIONS, index=False)
     importance = importance_table(
         model, features, y_true, int(params["importance_repeats"]), int(params["seed"])
     )
