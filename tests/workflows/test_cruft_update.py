@@ -39,7 +39,7 @@ def pins(repo: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     for path in sorted((repo / ".github" / "workflows").glob("*.yml")):
         found.update(USES_RE.findall(path.read_text(encoding="utf-8")))
-    assert set(found) == {"ml-pr", "ml-promote", "ml-comment", "ml-monitor"}, found
+    assert set(found) == {"ml-pr", "ml-promote", "ml-comment", "ml-monitor", "ml-deploy"}, found
     return found
 
 

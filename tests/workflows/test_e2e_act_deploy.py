@@ -2,8 +2,10 @@
 
 A copy of the trained default repository with a bare `origin` and its own local DVC
 remote; v0.1.0 is promoted with the CLI. act runs the baked `.github/workflows/ml-deploy.yml`
-for a `workflow_dispatch` (stage staging, version v0.1.0), which calls the reusable
-ml-deploy.yml and the deploy-model action of this checkout: the stage tag and the deploy
+for a `workflow_dispatch` (stage staging, version v0.1.0). It calls the reusable
+ml-deploy.yml of the template release it pins, which checks the template out at the
+commit that pin resolves to and runs the deploy-model action from there (a newer
+release, mapped too, has other code, which must not run). The stage tag and the deploy
 branch must reach `origin`, the published copy the DVC remote, and the deploy pull
 request the local GitHub-like server. Staging is not gated by the generated policy, so
 no MLServer runs here (tests/integration/test_deploy_baked.py runs the gate). What act
@@ -22,18 +24,20 @@ from act_harness import (
     ACT,
     BOT_LOGIN,
     BOT_TOKEN,
+    NEWER_MARKER,
+    NEWER_REF,
     TEMPLATE_REPO,
     ActWorld,
     HubProcess,
-    copy_checkout,
+    TemplateRepo,
     git,
     make_stand_ins,
     third_party_actions,
 )
 from helpers.baking import DEFAULT_SLUG, trained_copy
-from workflow_files import TEMPLATE_REF
+from workflow_files import TEMPLATE_CHECKOUT, TEMPLATE_REF
 
-from mlgitops import proc
+from mlgitops import __version__, proc
 from mlgitops.deploy.crds import manifest_problems
 
 pytestmark = [
@@ -62,7 +66,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActWorld]:
     git(repo, "branch", "-q", "--set-upstream-to=origin/main", "main")
     proc.run(["mlgitops", "promote", "--bump", "minor"], repo)
     work = base / "work"
-    template_copy = copy_checkout(work / "template")
+    template = TemplateRepo.create(work / "template", TEMPLATE_REF)
+    template_copy = template.folders[TEMPLATE_REF]
     hub = HubProcess(work / "hub.json")
     try:
         hub.admin("POST", "users", {"login": BOT_LOGIN, "token": BOT_TOKEN, "type": "Bot"})
@@ -76,6 +81,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActWorld]:
             hub=hub,
             work=work,
             stand_ins=make_stand_ins(third_party_actions(template_copy), work / "stand-ins"),
+            template=template,
         )
     finally:
         hub.stop()
@@ -91,6 +97,14 @@ def test_dispatch_assigns_staging_and_opens_the_deploy_pr(world: ActWorld) -> No
     assert run.returncode == 0, run.output[-15000:]
     assert "Main Set up Python" not in run.output
     assert "must not run under act" not in run.output
+    # The pinned release's code ran, checked out at its commit; the newer one's did not.
+    assert world.template is not None
+    pinned = world.template.shas[TEMPLATE_REF]
+    assert pinned != world.template.shas[NEWER_REF]
+    assert f"checkout stand-in: {TEMPLATE_REPO}@{pinned} into {TEMPLATE_CHECKOUT}" in run.output
+    assert f"mlgitops {__version__} installed" in run.output
+    assert NEWER_MARKER not in run.output
+    assert f"mlgitops {NEWER_REF.removeprefix('v')} installed" not in run.output
 
     assert f"{MODEL}#staging#1" in git(world.origin, "tag", "--list").splitlines()
     branch = f"mlgitops/deploy/{MODEL}-staging"

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 from workflow_files import (
     ACTIONS,
@@ -22,6 +23,7 @@ from workflow_files import (
     VERSION_COMMENT_RE,
     WORKFLOWS,
     load,
+    parse,
     steps_of,
     uses_lines,
 )
@@ -340,32 +342,57 @@ READ_SECRETS = {
 SECRET_RE = re.compile(r"secrets\.(\w+)")
 
 
-def test_write_credentials_exist_only_in_the_promote_environment() -> None:
+# The jobs that write to the DVC remote: promotion (dvc push) and deployment (the
+# published servable copy). Each runs in a protected environment and reads its write
+# credentials there; its caller passes none.
+WRITERS = ["ml-promote.yml", "ml-deploy.yml"]
+
+
+def test_write_credentials_exist_only_in_the_protected_environment() -> None:
     """PR runs get read-only secrets by name; write secrets are the environment's only."""
     workflows = {path.name: path.read_text(encoding="utf-8") for path in WORKFLOWS}
     pr = load(ROOT / ".github" / "workflows" / "ml-pr.yml")
     assert set(pr["on"]["workflow_call"]["secrets"]) == READ_SECRETS
-    promote = load(ROOT / ".github" / "workflows" / "ml-promote.yml")
-    assert "secrets" not in promote["on"]["workflow_call"]  # the caller passes none
-    (job,) = promote["jobs"].values()
-    assert job["environment"] == {"name": "${{ inputs.environment }}"}
-    assert promote["on"]["workflow_call"]["inputs"]["environment"]["default"] == "ml-promote"
-    used = set(SECRET_RE.findall(workflows["ml-promote.yml"]))
-    assert used and all(name.startswith("DVC_WRITE_") for name in used), used
+    for name in WRITERS:
+        writer = load(ROOT / ".github" / "workflows" / name)
+        # The caller passes no DVC secret (deploy: only the optional token for its PR).
+        declared = set(writer["on"]["workflow_call"].get("secrets", {}))
+        assert declared <= {"MLGITOPS_DEPLOY_TOKEN"}, (name, declared)
+        (job,) = writer["jobs"].values()
+        assert job["environment"] == {"name": "${{ inputs.environment }}"}, name
+        assert writer["on"]["workflow_call"]["inputs"]["environment"]["default"] == "ml-promote"
+        used = set(SECRET_RE.findall(workflows[name])) - declared
+        assert used and all(n.startswith("DVC_WRITE_") for n in used), (name, used)
     for name, text in workflows.items():
-        if name != "ml-promote.yml":
+        if name not in WRITERS:
             assert "DVC_WRITE_" not in text, name
     template = {path.name: path.read_text(encoding="utf-8") for path in TEMPLATE_WORKFLOWS}
     pr_caller = set(SECRET_RE.findall(template["ml-pr.yml"])) - {"CML_REPO_TOKEN"}
     assert pr_caller - {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} == {
         f"DVC_READ_{name.removeprefix('DVC_')}" for name in READ_SECRETS
     }  # (AWS_* is the CML runner's cloud account, a separate job)
-    monitor = set(SECRET_RE.findall(template["ml-monitor.yml"]))
+    # (RETRAIN_TOKEN: the monitor's GitHub token for the retraining pull request)
+    monitor = set(SECRET_RE.findall(template["ml-monitor.yml"])) - {"RETRAIN_TOKEN"}
     assert monitor and all(name.startswith("DVC_READ_") for name in monitor), monitor
     assert not SECRET_RE.findall(template["ml-promote.yml"])
+    assert set(SECRET_RE.findall(template["ml-deploy.yml"])) == {"MLGITOPS_DEPLOY_TOKEN"}
 
 
-@pytest.mark.parametrize("name", ["ml-pr.yml", "ml-promote.yml"])
+@pytest.mark.parametrize("name", WRITERS)
+def test_write_key_files_are_private_and_removed(name: str) -> None:
+    """Stored keys become files of mode 600 and are removed at the end, whatever happens."""
+    (job,) = load(ROOT / ".github" / "workflows" / name)["jobs"].values()
+    by_name = {step.get("name"): step for step in job["steps"]}
+    write = by_name["Write DVC remote credentials"]
+    assert write["run"].count("(umask 077 && printf") == 2
+    assert set(write["env"]) == {"GOOGLE_APPLICATION_CREDENTIALS_JSON", "DVC_SSH_PRIVATE_KEY"}
+    remove = by_name["Remove DVC remote credentials"]
+    assert job["steps"][-1] is remove and remove["if"] == "${{ always() }}"
+    for path in ("gcp-credentials.json", "dvc-ssh-key", "mlgitops-cloud"):
+        assert f'"$RUNNER_TEMP/{path}"' in remove["run"], path
+
+
+@pytest.mark.parametrize("name", ["ml-pr.yml", *WRITERS])
 def test_oidc_is_offered_for_every_cloud(name: str) -> None:
     workflow = load(ROOT / ".github" / "workflows" / name)
     (job,) = workflow["jobs"].values()
@@ -395,3 +422,48 @@ def test_fork_comment_listens_to_the_pull_request_workflow() -> None:
     assert pr_name is not None
     assert f'workflows: ["{pr_name[1]}"]' in comment
     assert "types: [completed]" in comment
+
+
+PERMISSION_LEVEL = {"none": 0, "read": 1, "write": 2}
+
+
+def _render_caller(path: Path, **answers: str) -> dict[str, Any]:
+    """A generated workflow rendered as a bake would, for the given answers."""
+    context = {
+        **{key: value for key, value in TEMPLATE_DEFAULTS.items() if isinstance(value, str)},
+        "project_slug": "demo",
+        "model_name": "demo-model",
+        "__template_ref": TEMPLATE_REF,
+        "python_version": "3.11",
+        **answers,
+    }
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    text = environment.from_string(path.read_text(encoding="utf-8")).render(cookiecutter=context)
+    return parse(text, rel(path))
+
+
+@pytest.mark.parametrize("runner", ["github-hosted", "self-hosted", "cml-cloud"])
+@pytest.mark.parametrize("remote", ["local", "s3", "gcs", "azure", "ssh"])
+def test_generated_callers_fit_the_reusable_workflows(remote: str, runner: str) -> None:
+    """GitHub refuses a call that grants less than the called jobs ask for, or passes an
+    input or secret the called workflow does not declare: every generated call fits."""
+    calls = 0
+    for path in TEMPLATE_WORKFLOWS:
+        caller = _render_caller(path, dvc_remote=remote, training_runner=runner)
+        for job_id, job in caller["jobs"].items():
+            if "uses" not in job:
+                continue
+            target, ref = job["uses"].split("@")
+            assert target.startswith(f"{TEMPLATE_REPO}/.github/workflows/") and ref == TEMPLATE_REF
+            called = load(ROOT / target.removeprefix(f"{TEMPLATE_REPO}/"))
+            contract = called["on"]["workflow_call"]
+            where = f"{path.name} job {job_id}"
+            assert set(job.get("with") or {}) <= set(contract.get("inputs") or {}), where
+            assert set(job.get("secrets") or {}) <= set(contract.get("secrets") or {}), where
+            granted = job.get("permissions") or {}
+            for called_job in called["jobs"].values():
+                for scope, level in (called_job.get("permissions") or {}).items():
+                    have = PERMISSION_LEVEL[granted.get(scope, "none")]
+                    assert have >= PERMISSION_LEVEL[level], f"{where}: {scope}: {level}"
+            calls += 1
+    assert calls == len(REUSABLE)

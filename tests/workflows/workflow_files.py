@@ -13,7 +13,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 ACTIONS = sorted(ROOT.glob("actions/*/action.yml"))
 WORKFLOWS = sorted(ROOT.glob(".github/workflows/*.yml"))
-REUSABLE = ["ml-pr.yml", "ml-promote.yml", "ml-comment.yml", "ml-monitor.yml"]
+REUSABLE = ["ml-pr.yml", "ml-promote.yml", "ml-comment.yml", "ml-monitor.yml", "ml-deploy.yml"]
 TEMPLATE_DEFAULTS = json.loads((ROOT / "template" / "cookiecutter.json").read_text("utf-8"))
 TEMPLATE_REPO = TEMPLATE_DEFAULTS["template_repo"]
 # The release tag a bake pins by default (the `template_ref` answer is empty: "this release").
@@ -30,9 +30,13 @@ EXPRESSION_RE = re.compile(r"\$\{\{")
 
 def load(path: Path) -> dict[str, Any]:
     """YAML 1.1 as GitHub reads it, except that the `on:` key stays a string."""
-    text = path.read_text(encoding="utf-8")
+    return parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def parse(text: str, where: str = "<text>") -> dict[str, Any]:
+    """`load` for text that is no file, e.g. a generated workflow rendered in memory."""
     data = yaml.load(text, Loader=_GitHubLoader)
-    assert isinstance(data, dict), f"{path} is not a mapping"
+    assert isinstance(data, dict), f"{where} is not a mapping"
     return data
 
 
