@@ -169,7 +169,8 @@ def test_no_metrics_at_base_falls_back_to_last_promoted_tag(
     from mlgitops.core.markdown.report import render_report
 
     text = render_report(markdown)
-    assert 'x-axis ["v1.0.0", "v1.1.0", "head"]' in text and "line [0.8, 0.85, 0.9]" in text
+    assert 'x-axis ["v1.0.0", "v1.1.0", "head"]' in text
+    assert 'line "accuracy" [0.8, 0.85, 0.9]' in text
     assert report_of(repo, base="main", history=0)["models"][0]["history"] == []
     short = report_of(repo, base="main", history=1)["models"][0]["history"]
     assert [p["label"] for p in short] == ["v1.1.0", "head"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import MODEL
+from helpers.promoted import MODEL
 
 from mlgitops.cli import main
 from mlgitops.core.monitoring import LogPolicy
