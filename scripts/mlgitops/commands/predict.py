@@ -42,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--input", required=True, metavar="FILE", help="CSV file of rows")
     parser.add_argument("--output", required=True, metavar="FILE", help="CSV file to write")
+    add_log_and_repo_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_log_and_repo_arguments(parser: argparse.ArgumentParser) -> None:
+    """--prediction-log, --no-prediction-log and --repo: the same for predict and serve."""
     parser.add_argument(
         "--prediction-log",
         metavar="DIR",
@@ -54,7 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--repo", default=".", metavar="DIR", help="the repository (default: current directory)"
     )
-    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> Outcome:

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from mlgitops.commands.predict import add_log_and_repo_arguments
 from mlgitops.errors import Outcome, ToolError, UsageError
 
 if TYPE_CHECKING:
@@ -77,18 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="where the settings and model files go (default: a temporary folder)",
     )
-    parser.add_argument(
-        "--prediction-log",
-        metavar="DIR",
-        help="folder of the prediction logs (default: monitoring.log.folder of the policy, "
-        "under the repository)",
-    )
-    parser.add_argument(
-        "--no-prediction-log", action="store_true", help="do not log the predictions"
-    )
-    parser.add_argument(
-        "--repo", default=".", metavar="DIR", help="the repository (default: current directory)"
-    )
+    add_log_and_repo_arguments(parser)
     parser.set_defaults(handler=run)
 
 
