@@ -1,9 +1,12 @@
-"""The whole PR-to-release lifecycle, offline: what `mlgitops demo` runs.
+"""The whole lifecycle offline, from pull request to release, deployment, serving and
+monitoring: what `mlgitops demo` runs.
 
 Every step is the same `mlgitops` command a workflow runs, started as a subprocess
 with the environment GitHub Actions would give it. "GitHub" is played by a bare git
 repository (`origin.git`, where tags are pushed) and a LocalHub server (comments,
-statuses, pull requests, releases), so nothing leaves the machine.
+statuses, pull requests, releases), so nothing leaves the machine. MLServer (the
+deployment gate, `mlgitops serve`) listens on 127.0.0.1 only, and every server the demo
+starts is stopped before it returns, whatever happens.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import yaml
 
@@ -205,7 +208,7 @@ class Lifecycle:
             hub.add_repo(REPOSITORY)
             self.say(f"Local GitHub-like API for {REPOSITORY}: {hub.api_url}")
             # One phase after another; each reads what it needs from the repository and
-            # the local server, so a new phase (serving, deployment, ...) is one more line.
+            # the local server, so a new phase is one more line.
             self.bake()
             self.initialise()
             self.train_baseline(hub)
@@ -469,14 +472,41 @@ class Lifecycle:
                         "--version", version, *self.verification_flags(), env=env,
                     )  # fmt: skip
                     self.say(_indent(output))
-            self.show_deploy_pull_request(hub, "production")
+                    pull = self.deploy_pull_request(hub, stage)
+                    if stage == "production" and version == self.versions()[-1]:
+                        self.show_deploy_pull_request(pull)
+                    self.merge_deploy_pull_request(hub, pull)
 
-    def show_deploy_pull_request(self, hub: LocalHub, stage: str) -> None:
+    def deploy_pull_request(self, hub: LocalHub, stage: str) -> dict[str, Any]:
+        """The open deploy PR of `stage` on the local server, as the API returns it."""
         branch_end = f"{self.model}-{stage}"
-        pulls = [p for p in hub.pulls(REPOSITORY) if p["head"]["ref"].endswith(branch_end)]
-        if not pulls:
-            raise ToolError(f"no deploy pull request for {stage} on the local server")
-        pull = pulls[-1]
+        pulls = [
+            p for p in hub.pulls(REPOSITORY)
+            if p["head"]["ref"].endswith(branch_end) and p["state"] == "open"
+        ]  # fmt: skip
+        if len(pulls) != 1:
+            raise ToolError(f"expected one open deploy PR for {stage}, found {len(pulls)}")
+        return pulls[0]
+
+    def merge_deploy_pull_request(self, hub: LocalHub, pull: dict[str, Any]) -> None:
+        """Merge the deploy PR as a reviewer would: main then holds the stage's desired
+        state, which is what Argo CD or Flux would apply (no cluster here)."""
+        branch = pull["head"]["ref"]
+        self.git("fetch", "--quiet", "origin", branch)
+        self.git(
+            "merge", "--quiet", "--no-ff", "FETCH_HEAD",
+            "-m", f"Merge pull request #{pull['number']} from {branch}",
+        )  # fmt: skip
+        self.git("push", "--quiet", "origin", "main")
+        merge_sha = self.git("rev-parse", "HEAD")
+        hub.add_pull(
+            REPOSITORY, int(pull["number"]), head_sha=pull["head"]["sha"], base_ref="main",
+            head_ref=branch, title=pull["title"], body=pull["body"] or "",
+            author=pull["user"]["login"], merged=True, merge_commit_sha=merge_sha,
+        )  # fmt: skip
+        self.say(f"    merged deploy PR #{pull['number']} ({branch}) into main")
+
+    def show_deploy_pull_request(self, pull: dict[str, Any]) -> None:
         self.show(
             f"Deploy PR #{pull['number']} ({pull['head']['ref']} -> {pull['base']['ref']}):"
             f" {pull['title']}",
@@ -576,7 +606,9 @@ class Lifecycle:
                 "deploy", "--model", self.model, "--stage", "production", "--rollback", env=env
             )
             self.say(_indent(output))
-            self.show_deploy_pull_request(hub, "production")
+            pull = self.deploy_pull_request(hub, "production")
+            self.show_deploy_pull_request(pull)
+            self.merge_deploy_pull_request(hub, pull)
 
     def send_drifted_traffic(self, served: Served) -> None:
         with self.phase(f"Drifted traffic: {DRIFT_ROWS} test rows, features x{DRIFT_SCALE}"):
@@ -648,8 +680,11 @@ class Lifecycle:
         self.git("switch", "--quiet", RETRAIN_BRANCH)
         self.dvc("checkout", "--quiet")
         passed = self.review_pull_request(hub, retraining, self.git("rev-parse", "HEAD"))
-        self.say(f"    retraining PR #{retraining.number}: governance "
-                 f"{'passed' if passed else 'failed'}")  # fmt: skip
+        self.say(
+            f"    retraining PR #{retraining.number}: governance passed, ready for review"
+            if passed
+            else f"    retraining PR #{retraining.number} stays open: the required check failed."
+        )
         self.git("switch", "--quiet", "main")
         self.dvc("checkout", "--quiet")
 
