@@ -85,6 +85,8 @@ def test_demo_runs_the_whole_lifecycle_offline(tmp_path: Path) -> None:
         ("staging", "v1.1.0"), ("production", "v1.1.0"), ("production", "v1.0.0"),
     ]  # fmt: skip
     assert all(i["pull"]["merged"] for i in deploys)
+    # The gate's results went into each version's release notes; the tags stayed.
+    assert all("<!-- mlgitops:gate:production -->" in r["body"] for r in releases)
     assert all(i["author"]["login"] == "github-actions[bot]" for i in deploys)
     assert "**passed** (MLServer on 127.0.0.1)" in deploys[3]["body"]
     assert "| previously | `" + MODEL + "@v1.0.0`" in deploys[3]["body"]
@@ -106,7 +108,11 @@ def test_demo_runs_the_whole_lifecycle_offline(tmp_path: Path) -> None:
     assert f"Retraining pull request: #{pull['number']}" in issue["body"]
     assert f"Refs #{issue['number']}" in pull["body"]
     assert [label["name"] for label in pull["labels"]] == ["retrain"]
-    assert len(repo["statuses"][pull["pull"]["head_sha"]]) == 1
+    retrain_tip = subprocess.run(
+        ["git", "rev-parse", f"refs/heads/{RETRAIN_BRANCH}"],
+        cwd=workdir / "origin.git", capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert [s["context"] for s in repo["statuses"][retrain_tip]] == ["ml / governance"]
     assert "<!-- mlgitops:sticky:report -->" in comments[pull["number"]]["body"]
     assert "Governance" in comments[pull["number"]]["body"]
     assert f"CI on PR #{pull['number']}: report, governance" in result.stdout
