@@ -43,3 +43,11 @@ def test_an_upload_saved_behind_a_502_is_not_uploaded_twice(
     localhub.inject_fault("POST", r"/releases/\d+/assets$", 502, after_apply=True)
     host.upload_release_asset(release.id, provenance, provenance.name)
     assert list(localhub.release_assets(REPO, TAG)) == ["provenance.intoto.json"]
+
+
+def test_updating_a_release_keeps_its_tag(localhub: LocalHub, host: PyGithubHost) -> None:
+    release = host.create_release(TAG, "model v1.0.0", "notes")
+    updated = host.update_release(release.id, "model v1.0.0", "notes\n\ngate results")
+    assert (updated.tag_name, updated.body) == (TAG, "notes\n\ngate results")
+    (stored,) = localhub.releases(REPO)
+    assert (stored["tag_name"], stored["body"]) == (TAG, "notes\n\ngate results")

@@ -75,12 +75,21 @@ def _state(demo: Path) -> dict[str, Any]:
 
 def test_the_pr_comments_render(demo: Path) -> None:
     comments = list(_state(demo)["comments"].values())
-    assert len(comments) == 2
+    assert len(comments) == 3  # PR #1, PR #2 and the retraining pull request
     for comment in comments:
         charts = assert_renders(f"comment on #{comment['issue']}", comment["body"])
         charted = {plot["title"] for chart in charts for plot in chart["plots"]}
         # every metric with a policy rule, recall included
         assert charted == {"accuracy", "f1", "precision", "recall", "roc_auc"}
+
+
+def test_the_deploy_and_retraining_bodies_render(demo: Path) -> None:
+    issues = list(_state(demo)["issues"].values())
+    bot = [i for i in issues if i["author"]["login"] == "github-actions[bot]"]
+    # five deploy PRs, the drift issue and the retraining pull request
+    assert len(bot) == 7
+    for issue in bot:
+        assert_renders(f"#{issue['number']} {issue['title']}", issue["body"])
 
 
 def test_the_release_notes_render(demo: Path) -> None:

@@ -482,9 +482,12 @@ class PyGithubHost:
 
     def update_release(self, release_id: int, name: str, body: str) -> Release:
         def update() -> Release:
-            release = self._repo.get_release(release_id)
-            release.update_release(name=name, message=body)
-            return _release(release)
+            # get_release(id) is lazy and takes its tag_name from the URL's last segment
+            # (the id); update_release would send that as the new tag: fetch it first.
+            release = self._repo.get_release(release_id).complete()
+            return _release(
+                release.update_release(name=name, message=body, tag_name=release.tag_name)
+            )
 
         return self._retrying.call(f"update release {release_id}", update)
 

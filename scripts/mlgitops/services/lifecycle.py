@@ -1,38 +1,54 @@
-"""The whole PR-to-release lifecycle, offline: what `mlgitops demo` runs.
+"""The whole lifecycle offline, from pull request to release, deployment, serving and
+monitoring: what `mlgitops demo` runs.
 
 Every step is the same `mlgitops` command a workflow runs, started as a subprocess
 with the environment GitHub Actions would give it. "GitHub" is played by a bare git
 repository (`origin.git`, where tags are pushed) and a LocalHub server (comments,
-statuses, pull requests, releases), so nothing leaves the machine.
+statuses, pull requests, releases), so nothing leaves the machine. MLServer (the
+deployment gate, `mlgitops serve`) listens on 127.0.0.1 only, and every server the demo
+starts is stopped before it returns, whatever happens.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
 import shutil
+import signal
+import socket
+import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import yaml
 
 from localhub.server import LocalHub  # the demo plays GitHub with it
 from mlgitops.attest.signing import make_key_pair, signing_available
+from mlgitops.core.input_schema import schema_from_dict
 from mlgitops.errors import GateFailed, InputError, Location, ToolError
 from mlgitops.proc import git, run
+from mlgitops.serving.client import infer_body, post_json
 
 REPOSITORY = "acme/breast-cancer-classifier"
 BOT_LOGIN = "github-actions[bot]"
 BOT_TOKEN = "ghs_local_demo_token"
 DEVELOPER_LOGIN = "data-scientist"
 GOVERNANCE_CHECK = "ml / governance"
+RETRAIN_BRANCH = "retrain/breast-cancer-classifier"
+# Drifted traffic: rows of the test split with every feature scaled, a bounded count.
+DRIFT_ROWS = 200
+DRIFT_ROWS_PER_REQUEST = 10
+DRIFT_SCALE = 1.6
+SERVE_READY_SECONDS = 180.0
 ANNOTATION = re.compile(r"^::(?P<level>error|warning|notice) (?P<props>[^:]*)::(?P<message>.*)$")
 
 
@@ -71,6 +87,19 @@ BLOCKED_PR = PullRequest(
     changes=(("train.logistic_regression.C", 0.01),),
     should_pass=False,
 )
+
+
+@dataclass(frozen=True)
+class Served:
+    """A `mlgitops serve` process of the demo, listening on 127.0.0.1."""
+
+    model: str
+    base_url: str
+    log_folder: Path | None
+
+    @property
+    def infer_url(self) -> str:
+        return f"{self.base_url}/v2/models/{self.model}/infer"
 
 
 @dataclass
@@ -179,7 +208,7 @@ class Lifecycle:
             hub.add_repo(REPOSITORY)
             self.say(f"Local GitHub-like API for {REPOSITORY}: {hub.api_url}")
             # One phase after another; each reads what it needs from the repository and
-            # the local server, so a new phase (serving, deployment, ...) is one more line.
+            # the local server, so a new phase is one more line.
             self.bake()
             self.initialise()
             self.train_baseline(hub)
@@ -198,7 +227,21 @@ class Lifecycle:
                     self.say(f"    PR #{pull.number} stays open: the required check failed.")
                     self.git("switch", "--quiet", "main")
                     self.dvc("checkout", "--quiet")  # main's model and reports again
-            self.show_history()
+            with ExitStack() as servers:  # every server started below is stopped
+                self.deploy_versions(hub)
+                self.show_history()
+                served = self.serve_production(servers, "the production version", log=False)
+                before = self.send_one_request(served)
+                servers.close()
+                self.roll_back(hub)
+                served = self.serve_production(servers, "after the rollback", log=True)
+                after = self.send_one_request(served)
+                if after == before:
+                    raise GateFailed(f"the rollback left production serving {after}")
+                self.say(f"    production served {before}, now {after}")
+                self.send_drifted_traffic(served)
+                servers.close()
+            self.monitor_and_retrain(hub)
         self.summarise(time.perf_counter() - started)
         return 0
 
@@ -396,6 +439,255 @@ class Lifecycle:
                 (self.bodies_dir / "release.md").write_text(latest["body"], encoding="utf-8")
                 self.show(f"Release {latest['tag_name']}: {latest['name']}", latest["body"])
 
+    # -- deployment, serving, monitoring --------------------------------------------------
+
+    @property
+    def model(self) -> str:
+        """The model's name, from its version tags on origin (`<model>@vX.Y.Z`)."""
+        tags = [t for t in git("tag", "--list", cwd=self.origin).splitlines() if "@v" in t]
+        if not tags:
+            raise ToolError("no version tag on origin: nothing to deploy")
+        return tags[0].split("@")[0]
+
+    def versions(self) -> list[str]:
+        tags = git("tag", "--list", f"{self.model}@v*", cwd=self.origin).splitlines()
+        return sorted((t.split("@")[1] for t in tags), key=_semver)
+
+    def verification_flags(self) -> list[str]:
+        """The demo's public key when releases are signed; else the gate is told, loudly."""
+        if self.signing_key.exists():
+            return ["--key", str(self.signing_key.with_suffix(".pub"))]
+        return ["--allow-unverified"]
+
+    def deploy_versions(self, hub: LocalHub) -> None:
+        """Each version to staging, then production: the production assignments pass the
+        deployment gate (signature, then a real MLServer on 127.0.0.1) and open deploy PRs."""
+        with self.phase("Deploy each version: staging, then production (gate, deploy PR)"):
+            for version in self.versions():
+                for stage in ("staging", "production"):
+                    env = self.actions_env(hub, "workflow_dispatch", {"inputs": {
+                        "stage": stage, "version": version}})  # fmt: skip
+                    _, output = self.mlgitops(
+                        "deploy", "--model", self.model, "--stage", stage,
+                        "--version", version, *self.verification_flags(), env=env,
+                    )  # fmt: skip
+                    self.say(_indent(output))
+                    pull = self.deploy_pull_request(hub, stage)
+                    if stage == "production" and version == self.versions()[-1]:
+                        self.show_deploy_pull_request(pull)
+                    self.merge_deploy_pull_request(hub, pull)
+
+    def deploy_pull_request(self, hub: LocalHub, stage: str) -> dict[str, Any]:
+        """The open deploy PR of `stage` on the local server, as the API returns it."""
+        branch_end = f"{self.model}-{stage}"
+        pulls = [
+            p for p in hub.pulls(REPOSITORY)
+            if p["head"]["ref"].endswith(branch_end) and p["state"] == "open"
+        ]  # fmt: skip
+        if len(pulls) != 1:
+            raise ToolError(f"expected one open deploy PR for {stage}, found {len(pulls)}")
+        return pulls[0]
+
+    def merge_deploy_pull_request(self, hub: LocalHub, pull: dict[str, Any]) -> None:
+        """Merge the deploy PR as a reviewer would: main then holds the stage's desired
+        state, which is what Argo CD or Flux would apply (no cluster here)."""
+        branch = pull["head"]["ref"]
+        self.git("fetch", "--quiet", "origin", branch)
+        self.git(
+            "merge", "--quiet", "--no-ff", "FETCH_HEAD",
+            "-m", f"Merge pull request #{pull['number']} from {branch}",
+        )  # fmt: skip
+        self.git("push", "--quiet", "origin", "main")
+        merge_sha = self.git("rev-parse", "HEAD")
+        hub.add_pull(
+            REPOSITORY, int(pull["number"]), head_sha=pull["head"]["sha"], base_ref="main",
+            head_ref=branch, title=pull["title"], body=pull["body"] or "",
+            author=pull["user"]["login"], merged=True, merge_commit_sha=merge_sha,
+        )  # fmt: skip
+        self.say(f"    merged deploy PR #{pull['number']} ({branch}) into main")
+
+    def show_deploy_pull_request(self, pull: dict[str, Any]) -> None:
+        self.show(
+            f"Deploy PR #{pull['number']} ({pull['head']['ref']} -> {pull['base']['ref']}):"
+            f" {pull['title']}",
+            pull["body"] or "",
+        )
+
+    def serve_production(self, servers: ExitStack, why: str, *, log: bool) -> Served:
+        """`mlgitops serve <model>#production` in the background until its model is ready."""
+        with self.phase(f"Serve {why} (mlgitops serve, MLServer on 127.0.0.1)"):
+            port = _free_port()
+            reference = f"{self.model}#production"
+            log_folder = self.workdir / "prediction-logs" if log else None
+            args = ["serve", "--model", reference, "--host", "127.0.0.1", "--port", str(port)]
+            args += ["--prediction-log", str(log_folder)] if log_folder else ["--no-prediction-log"]
+            serve_log = self.workdir / "runs" / f"{len(self.phases)}-serve.log"
+            serve_log.parent.mkdir(parents=True, exist_ok=True)
+            stream = serve_log.open("w", encoding="utf-8")
+            servers.callback(stream.close)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mlgitops", *args],
+                cwd=self.project, stdout=stream, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+            servers.callback(self._stop, process, args)
+            self.say(f"    $ mlgitops {' '.join(args)} &  (pid {process.pid}, log {serve_log})")
+            served = Served(self.model, f"http://127.0.0.1:{port}", log_folder)
+            self._wait_ready(process, served, serve_log)
+            self.say(f"    {served.base_url}/v2/models/{self.model}/ready -> 200")
+            return served
+
+    def _wait_ready(self, process: subprocess.Popen[bytes], served: Served, log: Path) -> None:
+        deadline = time.monotonic() + SERVE_READY_SECONDS
+        url = f"{served.base_url}/v2/models/{served.model}/ready"
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise ToolError(
+                    f"mlgitops serve exited {process.returncode}:\n"
+                    + log.read_text(encoding="utf-8")
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:  # 127.0.0.1 only
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.5)
+        raise ToolError(f"{url} was not ready within {SERVE_READY_SECONDS:.0f} s; see {log}")
+
+    def _stop(self, process: subprocess.Popen[bytes], args: list[str]) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
+        self.say(f"    stopped: mlgitops {' '.join(args)}  -> exit {process.returncode}")
+
+    def test_rows(self) -> list[dict[str, str]]:
+        with (self.project / "data" / "prepared" / "test.csv").open(encoding="utf-8") as file:
+            return list(csv.DictReader(file))
+
+    def request_body(self, rows: list[dict[str, str]], scale: float = 1.0) -> dict[str, object]:
+        """A V2 request for `rows`, every numeric feature multiplied by `scale`."""
+        schema_file = self.project / "models" / "schema.json"
+        schema = schema_from_dict(json.loads(schema_file.read_text(encoding="utf-8")))
+        columns: dict[str, list[object]] = {}
+        for column in schema.columns:
+            numeric = column.type in ("integer", "float")
+            cells: list[object] = []
+            for row in rows:
+                cell = row[column.name]
+                if not numeric or cell == "":
+                    cells.append(cell or None)
+                elif column.type == "integer":
+                    cells.append(round(float(cell) * scale))
+                else:
+                    cells.append(float(cell) * scale)
+            columns[column.name] = cells
+        return infer_body(schema, columns)
+
+    def send_one_request(self, served: Served) -> str:
+        """POST one V2 inference request; the version that answered it."""
+        with self.phase("One V2 inference request (POST /v2/models/<model>/infer)"):
+            body = {"id": "demo-1", **self.request_body(self.test_rows()[:1])}
+            status, answer = post_json(served.infer_url, body)
+            self.say(f"    POST {served.infer_url} -> {status}")
+            if status != 200 or not isinstance(answer, dict):
+                raise ToolError(f"the served model answered {status}: {answer}")
+            self.show("V2 inference response", json.dumps(answer, indent=2))
+            return str(answer.get("model_version"))
+
+    def roll_back(self, hub: LocalHub) -> None:
+        with self.phase("Roll production back (mlgitops deploy --rollback): deploy PR"):
+            env = self.actions_env(hub, "workflow_dispatch", {"inputs": {"stage": "production"}})
+            _, output = self.mlgitops(
+                "deploy", "--model", self.model, "--stage", "production", "--rollback", env=env
+            )
+            self.say(_indent(output))
+            pull = self.deploy_pull_request(hub, "production")
+            self.show_deploy_pull_request(pull)
+            self.merge_deploy_pull_request(hub, pull)
+
+    def send_drifted_traffic(self, served: Served) -> None:
+        with self.phase(f"Drifted traffic: {DRIFT_ROWS} test rows, features x{DRIFT_SCALE}"):
+            rows = self.test_rows()
+            rows = [rows[i % len(rows)] for i in range(DRIFT_ROWS)]
+            labels = ["request_id,row," + self.target]
+            started = time.perf_counter()
+            for start in range(0, DRIFT_ROWS, DRIFT_ROWS_PER_REQUEST):
+                batch = rows[start : start + DRIFT_ROWS_PER_REQUEST]
+                request_id = f"drift-{start // DRIFT_ROWS_PER_REQUEST}"
+                body = {"id": request_id, **self.request_body(batch, DRIFT_SCALE)}
+                status, answer = post_json(served.infer_url, body)
+                if status != 200:
+                    raise ToolError(f"the served model answered {status}: {answer}")
+                if (start // DRIFT_ROWS_PER_REQUEST) % 2 == 0:  # ground truth for half
+                    labels += [f"{request_id},{n},{row[self.target]}" for n, row in
+                               enumerate(batch)]  # fmt: skip
+            seconds = time.perf_counter() - started
+            self.labels_file.write_text("\n".join(labels) + "\n", encoding="utf-8")
+            requests = DRIFT_ROWS // DRIFT_ROWS_PER_REQUEST
+            self.say(f"    {requests} requests of {DRIFT_ROWS_PER_REQUEST} rows to "
+                     f"{served.infer_url}: all 200 in {seconds:.1f} s")  # fmt: skip
+            self.say(f"    labels for {len(labels) - 1} rows: {self.labels_file}")
+            assert served.log_folder is not None
+            segments = sorted(p.name for p in served.log_folder.rglob("*") if p.is_file())
+            self.say(f"    prediction log {served.log_folder}: {', '.join(segments)}")
+
+    @property
+    def labels_file(self) -> Path:
+        return self.workdir / "labels.csv"
+
+    @property
+    def target(self) -> str:
+        """The label column: the last column of the prepared data (the pipeline's target)."""
+        with (self.project / "data" / "prepared" / "test.csv").open(encoding="utf-8") as file:
+            return next(csv.reader(file))[-1]
+
+    def monitor_and_retrain(self, hub: LocalHub) -> None:
+        with self.phase("Monitor: drift issue and retraining PR (mlgitops drift)"):
+            env = self.actions_env(hub, "schedule", {"schedule": "0 6 * * *"})
+            verdict, _ = self.mlgitops(
+                "drift", "--reference", f"{self.model}#production", "--model", self.model,
+                "--current", str(self.workdir / "prediction-logs"),
+                "--labels", str(self.labels_file), "--open-issue",
+                "--retrain-branch", RETRAIN_BRANCH, "--open-pull-request",
+                env=env, allowed_exit_codes=(0, GateFailed.exit_code),
+            )  # fmt: skip
+            if verdict != GateFailed.exit_code:
+                raise GateFailed("the drifted traffic was expected to be judged drift")
+            issues = hub.issues(REPOSITORY)
+            pulls = [p for p in hub.pulls(REPOSITORY) if p["head"]["ref"] == RETRAIN_BRANCH]
+            if len(issues) != 1 or len(pulls) != 1:
+                raise ToolError(
+                    f"expected one drift issue and one retraining PR, found {len(issues)}"
+                    f" and {len(pulls)}"
+                )
+            issue, pull = issues[0], pulls[0]
+            self.show(f"Issue #{issue['number']}: {issue['title']}", issue["body"])
+            self.show(
+                f"Retraining PR #{pull['number']} ({RETRAIN_BRANCH} -> {pull['base']['ref']}):"
+                f" {pull['title']}",
+                pull["body"] or "",
+            )
+        retraining = PullRequest(
+            number=int(pull["number"]), branch=RETRAIN_BRANCH, title=str(pull["title"]),
+            label=str(pull["labels"][0]["name"]) if pull["labels"] else "retrain",
+            changes=(), should_pass=True,
+        )  # fmt: skip
+        self.git("switch", "--quiet", RETRAIN_BRANCH)
+        self.dvc("checkout", "--quiet")
+        passed = self.review_pull_request(hub, retraining, self.git("rev-parse", "HEAD"))
+        self.say(
+            f"    retraining PR #{retraining.number}: governance passed, ready for review"
+            if passed
+            else f"    retraining PR #{retraining.number} stays open: the required check failed."
+        )
+        self.git("switch", "--quiet", "main")
+        self.dvc("checkout", "--quiet")
+
     def show_history(self) -> None:
         with self.phase("Versions and stages (mlgitops history)"):
             _, history = self.mlgitops("history")
@@ -461,6 +753,17 @@ def _unescape(text: str) -> str:
     for escaped, char in (("%2C", ","), ("%3A", ":"), ("%0A", "\n"), ("%0D", "\r"), ("%25", "%")):
         text = text.replace(escaped, char)
     return text
+
+
+def _semver(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.lstrip("v").split("."))
+
+
+def _free_port() -> int:
+    """A port nobody listens on now, on 127.0.0.1 (MLServer binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _indent(text: str) -> str:
