@@ -427,7 +427,6 @@ def test_the_retraining_pull_request_gets_the_usual_report(
     assert "Governance" in body
 
 
-
 @pytest.fixture(scope="module")
 def fork_runs(world: ActWorld, monitor_run: tuple[ActRun, int]) -> tuple[ActRun, ActRun]:
     """The fork's `pull_request` run without the remote, then the trusted comment run."""
