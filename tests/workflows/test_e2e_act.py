@@ -413,7 +413,7 @@ def retrain_pr_run(world: ActWorld, second_monitor_run: SecondRun) -> tuple[ActR
     return run, pull
 
 
-def test_the_retraining_pull_request_gets_the_usual_report(
+def test_the_monitors_retraining_pull_request_gets_the_usual_report(
     world: ActWorld, retrain_pr_run: tuple[ActRun, dict]
 ) -> None:
     run, pull = retrain_pr_run
