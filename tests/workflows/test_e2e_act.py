@@ -9,8 +9,13 @@
 3. Merge: `main` merges the branch and is pushed; the server knows the merged pull request
    with a `release:minor` label. act runs `.github/workflows/ml-promote.yml` for the `push`
    event: the version tag must reach `origin` and its release the server.
-4. Monitor: act runs `.github/workflows/ml-monitor.yml` (`workflow_dispatch`) with current
-   data whose distribution moved: one drift issue must appear on the server.
+4. Monitor: prediction logs written by the real `PredictionLogWriter` for traffic whose
+   distribution moved, and labels for some of the logged requests. act runs
+   `.github/workflows/ml-monitor.yml` (`workflow_dispatch`): one drift issue and one
+   retraining pull request must appear on the server, the branch on `origin` and its data
+   in the DVC remote. A second run with new logs updates both, and duplicates neither.
+   The retraining pull request then runs the baked `ml-pr.yml` for its `pull_request`
+   event (what a RETRAIN_TOKEN makes GitHub do): it gets the usual sticky report.
 5. Fork with a private remote: a pull request from a fork whose run cannot read the DVC
    remote (the remote folder is out of reach during the run). The run must end green
    with "not run" and upload its comment; act then runs `.github/workflows/ml-comment.yml`
@@ -27,11 +32,14 @@ workflow, the actions and mlgitops from exactly that commit.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from act_harness import (
     ACT,
@@ -53,6 +61,8 @@ from helpers.baking import DEFAULT_SLUG, trained_copy
 from workflow_files import TEMPLATE_CHECKOUT, TEMPLATE_DEFAULTS, TEMPLATE_REF
 
 from mlgitops import __version__, proc
+from mlgitops.core.monitoring import LogPolicy
+from mlgitops.serving.predlog import PredictionLogWriter
 
 pytestmark = [
     pytest.mark.slow,
@@ -63,6 +73,9 @@ REPOSITORY = f"{TEMPLATE_REPO.split('/')[0]}/{DEFAULT_SLUG}"
 MODEL = f"{DEFAULT_SLUG}-model"
 PR_NUMBER = 1
 BRANCH = "fewer-trees"
+RETRAIN_BRANCH = f"retrain/{MODEL}"
+FORK = "mallory/" + DEFAULT_SLUG
+FORK_PR = 2
 
 
 def _bump_trees(repo: Path) -> None:
@@ -248,60 +261,180 @@ def test_push_to_main_tags_and_releases(world: ActWorld, promote_run: ActRun) ->
     assert "accuracy" in releases[0]["body"]
 
 
-def _drifted_copy(source: Path, target: Path) -> None:
-    """The training data with every numeric feature scaled up by half: clear drift."""
-    lines = source.read_text(encoding="utf-8").splitlines()
-    header, rows = lines[0], lines[1:]
-    target_column = header.split(",").index("malignant")
-    shifted = []
-    for row in rows:
-        cells = row.split(",")
-        shifted.append(
-            ",".join(
-                cell if i == target_column else f"{float(cell) * 1.5:.6g}"
-                for i, cell in enumerate(cells)
-            )
-        )
-    target.write_text("\n".join([header, *shifted]) + "\n", encoding="utf-8")
+def _drifted_logs(source: Path, folder: Path, labels: Path, *, prefix: str, every: int) -> int:
+    """Logs of the training data with every numeric feature scaled up by half (clear
+    drift), and the true label of every `every`-th request; returns the label count."""
+    data = pd.read_csv(source)
+    target = data.pop("malignant")
+    features = data * 1.5
+    logger = PredictionLogWriter(folder, model=MODEL, version="v1", policy=LogPolicy())
+    for i, row in enumerate(features.to_dict(orient="records")):
+        logger.log(request_id=f"{prefix}-{i}", inputs=[row], outputs=[1], latency_ms=4.0)
+    logger.close()
+    chosen = range(0, len(target), every)
+    labels.write_text(
+        "request_id,malignant\n" + "".join(f"{prefix}-{i},{target[i]}\n" for i in chosen),
+        encoding="utf-8",
+    )
+    return len(chosen)
+
+
+def _monitor(world: ActWorld, prefix: str, every: int) -> tuple[ActRun, int]:
+    repo = world.repo
+    shutil.rmtree(repo / "logs", ignore_errors=True)
+    count = _drifted_logs(
+        repo / "data" / "raw" / "data.csv",
+        repo / "logs" / "predictions",
+        repo / "labels.csv",
+        prefix=prefix,
+        every=every,
+    )
+    payload = {
+        "inputs": {"current": "logs/predictions", "labels": "labels.csv"},
+        "ref": "refs/heads/main",
+        "repository": {"full_name": REPOSITORY, "default_branch": "main", "fork": False},
+    }
+    return world.act("workflow_dispatch", "ml-monitor.yml", payload), count
 
 
 @pytest.fixture(scope="module")
-def monitor_run(world: ActWorld, promote_run: ActRun) -> ActRun:
+def monitor_run(world: ActWorld, promote_run: ActRun) -> tuple[ActRun, int]:
     assert promote_run.returncode == 0, "the promote run failed; see its test"
-    repo = world.repo
-    git(repo, "fetch", "-q", "--tags", "origin")  # the version tag the promote run pushed
-    _drifted_copy(repo / "data" / "raw" / "data.csv", repo / "current.csv")
-    payload = {
-        "inputs": {"current": "current.csv"},
-        "ref": "refs/heads/main",
-        "repository": {"full_name": REPOSITORY, "default_branch": "main"},
-    }
-    run = world.act("workflow_dispatch", "ml-monitor.yml", payload)
-    world.timings["act: ML monitor workflow"] = run.seconds
-    return run
+    git(world.repo, "fetch", "-q", "--tags", "origin")  # the version tag the promote run pushed
+    run, count = _monitor(world, "week1", every=2)
+    world.timings["act: ML monitor workflow (drifted logs)"] = run.seconds
+    return run, count
 
 
-def test_monitor_opens_one_drift_issue(world: ActWorld, monitor_run: ActRun) -> None:
-    _assert_act_behaved(world, monitor_run)
-    issues = world.hub.issues(REPOSITORY)
-    drift = [issue for issue in issues if "pull_request" not in issue]
+def _drift_issue(world: ActWorld) -> dict:
+    drift = [issue for issue in world.hub.issues(REPOSITORY) if "pull_request" not in issue]
     assert len(drift) == 1, drift
-    (issue,) = drift
+    return drift[0]
+
+
+def _retrain_pull(world: ActWorld) -> dict:
+    pulls = [
+        p
+        for p in world.hub.get(f"/repos/{REPOSITORY}/pulls?state=all")
+        if p["number"] not in (PR_NUMBER, FORK_PR)
+    ]
+    assert len(pulls) == 1, pulls
+    return pulls[0]
+
+
+def test_monitor_opens_one_drift_issue_and_one_retraining_pull_request(
+    world: ActWorld, monitor_run: tuple[ActRun, int]
+) -> None:
+    run, labelled = monitor_run
+    _assert_act_behaved(world, run)
+    issue = _drift_issue(world)
     assert issue["user"]["login"] == BOT_LOGIN
     assert [label["name"] for label in issue["labels"]] == ["drift"]
     assert f"{MODEL}@v" in issue["body"]
     assert "**drift**" in issue["body"]
+    pull = _retrain_pull(world)
+    assert f"Retraining pull request: #{pull['number']}" in issue["body"]
+    assert pull["head"]["ref"] == RETRAIN_BRANCH and pull["base"]["ref"] == "main"
+    assert [label["name"] for label in pull["labels"]] == ["retrain"]
+    assert f"Refs #{issue['number']}" in pull["body"]
+    assert f"{labelled} labelled logged rows" in pull["body"]
+    # The branch reached origin with the new data version and the reproduced pipeline.
+    changed = git(world.origin, "diff", "--name-only", "main", RETRAIN_BRANCH).split()
+    assert {"data/raw/data.csv.dvc", "dvc.lock", "reports/metrics.json"} <= set(changed)
+    dvc_text = git(world.origin, "show", f"{RETRAIN_BRANCH}:data/raw/data.csv.dvc")
+    md5 = re.search(r"md5: ([0-9a-f]{32})", dvc_text)
+    assert md5 is not None
+    remote = world.repo.parent / f"{world.repo.name}-dvc-remote"
+    assert (remote / "files" / "md5" / md5[1][:2] / md5[1][2:]).is_file()
 
 
-FORK = "mallory/" + DEFAULT_SLUG
-FORK_PR = 2
+@dataclass
+class SecondRun:
+    run: ActRun
+    labelled: int
+    issue_before: dict
+    pull_before: dict
+    tip_before: str
 
 
 @pytest.fixture(scope="module")
-def fork_runs(world: ActWorld, monitor_run: ActRun) -> tuple[ActRun, ActRun]:
-    """The fork's `pull_request` run without the remote, then the trusted comment run."""
-    assert monitor_run.returncode == 0, "the monitor run failed; see its test"
+def second_monitor_run(world: ActWorld, monitor_run: tuple[ActRun, int]) -> SecondRun:
+    assert monitor_run[0].returncode == 0, "the first monitor run failed; see its test"
+    issue, pull = _drift_issue(world), _retrain_pull(world)
+    tip = git(world.origin, "rev-parse", RETRAIN_BRANCH)
+    run, count = _monitor(world, "week2", every=3)
+    world.timings["act: ML monitor workflow (second run)"] = run.seconds
+    return SecondRun(run, count, issue, pull, tip)
+
+
+def test_a_second_monitor_run_updates_the_issue_and_the_pull_request(
+    world: ActWorld, second_monitor_run: SecondRun
+) -> None:
+    second = second_monitor_run
+    _assert_act_behaved(world, second.run)
+    issue, pull = _drift_issue(world), _retrain_pull(world)
+    assert issue["number"] == second.issue_before["number"]
+    assert pull["number"] == second.pull_before["number"]
+    assert f"{second.labelled} labelled logged rows" in pull["body"]
+    assert pull["body"] != second.pull_before["body"]
+    assert f"Retraining pull request: #{pull['number']}" in issue["body"]
+    assert git(world.origin, "rev-parse", RETRAIN_BRANCH) != second.tip_before
+
+
+@pytest.fixture(scope="module")
+def retrain_pr_run(world: ActWorld, second_monitor_run: SecondRun) -> tuple[ActRun, dict]:
+    """The retraining pull request's own checks: ml-pr.yml on its `pull_request` event."""
+    assert second_monitor_run.run.returncode == 0, "the second monitor run failed"
+    pull = _retrain_pull(world)
     repo = world.repo
+    git(repo, "fetch", "-q", "origin", f"{RETRAIN_BRANCH}:{RETRAIN_BRANCH}")
+    git(repo, "switch", "-q", RETRAIN_BRANCH)
+    shutil.rmtree(repo / "logs", ignore_errors=True)
+    (repo / "labels.csv").unlink(missing_ok=True)
+    same_repo = {"full_name": REPOSITORY}
+    payload = {
+        "action": "opened",
+        "number": pull["number"],
+        "pull_request": {
+            "number": pull["number"],
+            "title": pull["title"],
+            "head": {"sha": git(repo, "rev-parse", "HEAD"), "ref": RETRAIN_BRANCH,
+                     "repo": same_repo},
+            "base": {"ref": "main", "repo": same_repo},
+            "labels": [{"name": "retrain"}],
+        },
+        "repository": same_repo,
+    }  # fmt: skip
+    try:
+        run = world.act("pull_request", "ml-pr.yml", payload)
+    finally:
+        git(repo, "switch", "-q", "main")
+    world.timings["act: ML pull request workflow on the retraining pull request"] = run.seconds
+    return run, pull
+
+
+def test_the_monitors_retraining_pull_request_gets_the_usual_report(
+    world: ActWorld, retrain_pr_run: tuple[ActRun, dict]
+) -> None:
+    run, pull = retrain_pr_run
+    assert "must not run under act" not in run.output
+    _assert_ran_the_pinned_release(world, run)
+    comments = world.hub.comments(REPOSITORY, pull["number"])
+    assert len(comments) == 1, run.output[-5000:]
+    body = comments[0]["body"]
+    assert "<!-- mlgitops:sticky:ml-report -->" in body
+    assert "accuracy" in body  # the retrained model's metrics against main
+    assert "Governance" in body
+
+
+@pytest.fixture(scope="module")
+def fork_runs(world: ActWorld, monitor_run: tuple[ActRun, int]) -> tuple[ActRun, ActRun]:
+    """The fork's `pull_request` run without the remote, then the trusted comment run."""
+    assert monitor_run[0].returncode == 0, "the monitor run failed; see its test"
+    repo = world.repo
+    # The monitor's logs and labels are untracked files act would copy into the run.
+    shutil.rmtree(repo / "logs", ignore_errors=True)
+    (repo / "labels.csv").unlink(missing_ok=True)
     git(repo, "switch", "-q", "-c", "fork-change", "main")
     params = repo / "params.yaml"
     params.write_text(params.read_text(encoding="utf-8") + "# from a fork\n", encoding="utf-8")

@@ -342,10 +342,12 @@ READ_SECRETS = {
 SECRET_RE = re.compile(r"secrets\.(\w+)")
 
 
-# The jobs that write to the DVC remote: promotion (dvc push) and deployment (the
-# published servable copy). Each runs in a protected environment and reads its write
-# credentials there; its caller passes none.
-WRITERS = ["ml-promote.yml", "ml-deploy.yml"]
+# The jobs that write to the DVC remote: promotion (dvc push), deployment (the
+# published servable copy) and the monitor (the retraining branch's data). Each runs in
+# a protected environment and reads its write credentials there; its caller passes none.
+WRITERS = ["ml-promote.yml", "ml-deploy.yml", "ml-monitor.yml"]
+# GitHub tokens a writer may be passed, for the pull request it opens.
+WRITER_TOKENS = {"MLGITOPS_DEPLOY_TOKEN", "RETRAIN_TOKEN"}
 
 
 def test_write_credentials_exist_only_in_the_protected_environment() -> None:
@@ -355,9 +357,9 @@ def test_write_credentials_exist_only_in_the_protected_environment() -> None:
     assert set(pr["on"]["workflow_call"]["secrets"]) == READ_SECRETS
     for name in WRITERS:
         writer = load(ROOT / ".github" / "workflows" / name)
-        # The caller passes no DVC secret (deploy: only the optional token for its PR).
+        # The caller passes no DVC secret (deploy, monitor: only the token for their PR).
         declared = set(writer["on"]["workflow_call"].get("secrets", {}))
-        assert declared <= {"MLGITOPS_DEPLOY_TOKEN"}, (name, declared)
+        assert declared <= WRITER_TOKENS, (name, declared)
         (job,) = writer["jobs"].values()
         assert job["environment"] == {"name": "${{ inputs.environment }}"}, name
         assert writer["on"]["workflow_call"]["inputs"]["environment"]["default"] == "ml-promote"
@@ -371,9 +373,8 @@ def test_write_credentials_exist_only_in_the_protected_environment() -> None:
     assert pr_caller - {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} == {
         f"DVC_READ_{name.removeprefix('DVC_')}" for name in READ_SECRETS
     }  # (AWS_* is the CML runner's cloud account, a separate job)
-    # (RETRAIN_TOKEN: the monitor's GitHub token for the retraining pull request)
-    monitor = set(SECRET_RE.findall(template["ml-monitor.yml"])) - {"RETRAIN_TOKEN"}
-    assert monitor and all(name.startswith("DVC_READ_") for name in monitor), monitor
+    # RETRAIN_TOKEN: the monitor's GitHub token for the retraining pull request.
+    assert set(SECRET_RE.findall(template["ml-monitor.yml"])) == {"RETRAIN_TOKEN"}
     assert not SECRET_RE.findall(template["ml-promote.yml"])
     assert set(SECRET_RE.findall(template["ml-deploy.yml"])) == {"MLGITOPS_DEPLOY_TOKEN"}
 
