@@ -30,7 +30,7 @@ def features_csv(repo: Path, out: Path, rows: int | None = None) -> pd.DataFrame
 
 
 def test_predict_writes_every_row_with_the_version_and_probabilities(
-    promoted_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    promoted_repo: Path, release_key: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(promoted_repo)
     frame = features_csv(promoted_repo, tmp_path / "in.csv")
@@ -38,6 +38,8 @@ def test_predict_writes_every_row_with_the_version_and_probabilities(
     code = main(
         [
             "predict",
+            "--key",
+            str(release_key),
             "--model",
             f"{MODEL}#production",
             "--input",
@@ -89,6 +91,7 @@ def _missing_worst_area(frame: pd.DataFrame) -> pd.DataFrame:
 )
 def test_a_bad_input_exits_2_naming_line_and_column_and_writes_nothing(
     promoted_repo: Path,
+    release_key: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -102,6 +105,8 @@ def test_a_bad_input_exits_2_naming_line_and_column_and_writes_nothing(
     code = main(
         [
             "predict",
+            "--key",
+            str(release_key),
             "--model",
             f"{MODEL}@v1.0.0",
             "--input",
@@ -118,6 +123,7 @@ def test_a_bad_input_exits_2_naming_line_and_column_and_writes_nothing(
 
 def test_an_unknown_category_exits_2_and_writes_nothing(
     promoted_csv_repo: tuple[Path, str],
+    release_key: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -131,6 +137,8 @@ def test_an_unknown_category_exits_2_and_writes_nothing(
     code = main(
         [
             "predict",
+            "--key",
+            str(release_key),
             "--model",
             f"{model}@v1.0.0",
             "--input",
@@ -148,6 +156,8 @@ def test_an_unknown_category_exits_2_and_writes_nothing(
     code = main(
         [
             "predict",
+            "--key",
+            str(release_key),
             "--model",
             f"{model}@v1.0.0",
             "--input",
@@ -173,7 +183,10 @@ def _baked_predict(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_baked_module_predicts_like_the_cli(
-    promoted_csv_repo: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    promoted_csv_repo: tuple[Path, str],
+    release_key: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     repo, model = promoted_csv_repo
     monkeypatch.chdir(repo)
@@ -193,6 +206,8 @@ def test_the_baked_module_predicts_like_the_cli(
         main(
             [
                 "predict",
+                "--key",
+                str(release_key),
                 "--model",
                 f"{model}@v1.0.0",
                 "--input",

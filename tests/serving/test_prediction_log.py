@@ -150,9 +150,10 @@ def test_a_server_killed_mid_traffic_leaves_every_answer_logged_and_nothing_torn
 
 
 def test_batch_predictions_are_logged(
-    promoted_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    promoted_repo: Path, release_key: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(promoted_repo)
+    monkeypatch.setenv("MLGITOPS_VERIFY_KEY", str(release_key))  # instead of --key
     rows = _rows(promoted_repo, 30)
     pd.DataFrame(rows).to_csv(tmp_path / "in.csv", index=False)
     folder = tmp_path / "logs"

@@ -26,6 +26,7 @@ import pytest
 import requests
 from helpers.promoted import MODEL
 
+from mlgitops import proc
 from mlgitops.cli import main
 from mlgitops.errors import EXIT_OK, ToolError
 from mlgitops.serving.fetch import fetch_model_version
@@ -247,6 +248,7 @@ def test_good_and_bad_requests_batched_together_do_not_affect_each_other(
 def test_served_predictions_equal_batch_predictions_on_the_test_split(
     server: RunningServer,
     promoted_repo: Path,
+    release_key: Path,
     test_split: pd.DataFrame,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -256,6 +258,8 @@ def test_served_predictions_equal_batch_predictions_on_the_test_split(
     code = main(
         [
             "predict",
+            "--key",
+            str(release_key),
             "--model",
             f"{MODEL}#production",
             "--input",
@@ -300,13 +304,17 @@ def test_the_context_manager_stops_mlserver_and_removes_its_folder(promoted_repo
     assert server.stop() == server.process.returncode  # stopping twice is harmless
 
 
-def test_the_serve_command_serves_until_sigterm(promoted_repo: Path, tmp_path: Path) -> None:
+def test_the_serve_command_serves_until_sigterm(
+    promoted_repo: Path, release_key: Path, tmp_path: Path
+) -> None:
     port = free_port()
     command = [
         sys.executable,
         "-m",
         "mlgitops",
         "serve",
+        "--key",
+        str(release_key),
         "--model",
         f"{MODEL}#production",
         "--port",
@@ -340,6 +348,9 @@ def test_the_serve_command_serves_until_sigterm(promoted_repo: Path, tmp_path: P
     err = "".join(lines)
     assert process.returncode == 0, err
     assert f"serving {MODEL}@v1.0.0" in err and "stopping MLServer" in err
+    head = proc.git("rev-parse", "HEAD", cwd=promoted_repo)[:12]
+    verified = f"mlgitops: {MODEL}@v1.0.0 ({head}) verified: "
+    assert verified in err and err.index(verified) < err.index("mlgitops: serving")
     settings = json.loads((tmp_path / "work/model/model-settings.json").read_text("utf-8"))
     assert settings["parameters"]["version"] == "v1.0.0"
     with pytest.raises(requests.ConnectionError):

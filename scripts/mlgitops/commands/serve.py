@@ -1,8 +1,10 @@
 """`mlgitops serve`: serve a promoted version with MLServer (Open Inference Protocol V2).
 
-Exit codes: 0 stopped by the user (Ctrl-C, SIGTERM), 1 the fetched model is not the
-version (md5 differs from its dvc.lock), 2 bad input (unknown version, no input schema)
-or a tool failure, including MLServer exiting on its own, whatever its exit code.
+Exit codes: 0 stopped by the user (Ctrl-C, SIGTERM), 1 the version does not verify
+(signature or provenance, the failed checks named; MLServer is not started) or the
+fetched model is not the version (md5 differs from its dvc.lock), 2 bad input (unknown
+version, no input schema, nothing to verify with) or a tool failure, including MLServer
+exiting on its own, whatever its exit code.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from mlgitops.commands.predict import add_log_and_repo_arguments
+from mlgitops.commands.verify import (
+    add_verification_arguments,
+    verification_from,
+    verified_reference,
+)
 from mlgitops.errors import Outcome, ToolError, UsageError
 
 if TYPE_CHECKING:
@@ -23,16 +30,20 @@ if TYPE_CHECKING:
 
 DESCRIPTION = """\
 Serve a promoted model version with MLServer: the version (`<model>@vX.Y.Z`, or the one a
-stage holds: `<model>#production`) is fetched through DVC and checked against dvc.lock,
-MLServer's settings are written (settings.json, model-settings.json), and MLServer
-starts with the V2 endpoints: /v2/health/live, /v2/health/ready,
-/v2/models/<model>/ready, /v2/models/<model> (metadata), /v2/models/<model>/infer and
-POST /v2/repository/index. Every request is checked against the input schema of the
-version before it can join a batch: a missing, extra or mistyped input, an unknown
-category or a missing value gets a 400 naming the input and row; an oversized body a 413.
+stage holds: `<model>#production`) must verify first, as `mlgitops verify` checks it
+(signature by --key or --identity, provenance against its tag, dvc.lock and the model in
+the DVC remote; --allow-unverified skips that, with a warning), or MLServer is not
+started. Then it is fetched through DVC and checked against dvc.lock, MLServer's
+settings are written (settings.json, model-settings.json), and MLServer starts with the
+V2 endpoints: /v2/health/live, /v2/health/ready, /v2/models/<model>/ready,
+/v2/models/<model> (metadata), /v2/models/<model>/infer and POST /v2/repository/index.
+Every request is checked against the input schema of the version before it can join a
+batch: a missing, extra or mistyped input, an unknown category or a missing value gets a
+400 naming the input and row; an oversized body a 413.
 
-Exit codes: 0 stopped with Ctrl-C or SIGTERM, 1 the model's bytes are not the
-version's, 2 bad input or a tool failure (MLServer exiting on its own included)."""
+Exit codes: 0 stopped with Ctrl-C or SIGTERM, 1 the version does not verify or the
+model's bytes are not the version's, 2 bad input, nothing to verify with, or a tool
+failure (MLServer exiting on its own included)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -78,6 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="where the settings and model files go (default: a temporary folder)",
     )
+    add_verification_arguments(parser, gate=True)
     add_log_and_repo_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -91,7 +103,7 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
-    """Fetch, verify, start MLServer, wait until the user stops it."""
+    """Verify, fetch, check, start MLServer, wait until the user stops it."""
     from mlgitops.io.git import Git
     from mlgitops.serving.settings import ServeOptions
 
@@ -116,14 +128,16 @@ def run(args: argparse.Namespace) -> Outcome:
         max_batch_time=args.max_batch_time,
         max_body_bytes=args.max_body_bytes,
     )
+    verification = verification_from(args, required=False)
     repo = Git.find((Path.cwd() / args.repo).resolve()).root
+    reference = verified_reference(args, repo, verification)
     if not args.no_prediction_log:
         options = _with_prediction_log(options, repo, args.prediction_log)
     workdir = Path(args.workdir).resolve() if args.workdir else None
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     server = None
     try:
-        server = start_server(repo, args.model, options, workdir=workdir)
+        server = start_server(repo, reference, options, workdir=workdir)
         version = server.version
         print(
             f"mlgitops: serving {version.tag} ({version.commit[:12]}, md5 {version.md5}) at "

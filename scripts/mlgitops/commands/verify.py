@@ -110,6 +110,28 @@ def verification_from(args: argparse.Namespace, *, required: bool = True) -> Ver
     return KeyVerification(key)
 
 
+def verified_reference(
+    args: argparse.Namespace, repo: Path, verification: Verification | None
+) -> str:
+    """The gate of `serve` and `predict`, before anything is fetched or written: the tag
+    that `args.model` names once it verifies (so the version used is the one verified),
+    GateFailed when it does not, UsageError with nothing to verify with; with
+    --allow-unverified, `args.model` as given, after a warning on stderr. The model is
+    checked in the default DVC remote (core.remote), the one the fetch reads too."""
+    from mlgitops.attest.service import require_verified
+
+    def log(message: str) -> None:
+        print(f"mlgitops: {message}", file=sys.stderr, flush=True)
+
+    outcome = require_verified(
+        repo, args.model, verification, allow_unverified=args.allow_unverified, log=log
+    )
+    if outcome is None:
+        return str(args.model)
+    log(f"{outcome.ref.tag} ({outcome.ref.commit[:12]}) verified: {', '.join(outcome.passed)}")
+    return outcome.ref.tag
+
+
 def run(args: argparse.Namespace) -> Outcome:
     from mlgitops.attest.service import verify_version
     from mlgitops.proc import git

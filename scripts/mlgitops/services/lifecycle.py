@@ -521,6 +521,7 @@ class Lifecycle:
             log_folder = self.workdir / "prediction-logs" if log else None
             args = ["serve", "--model", reference, "--host", "127.0.0.1", "--port", str(port)]
             args += ["--prediction-log", str(log_folder)] if log_folder else ["--no-prediction-log"]
+            args += self.verification_flags()  # serve refuses a version that does not verify
             serve_log = self.workdir / "runs" / f"{len(self.phases)}-serve.log"
             serve_log.parent.mkdir(parents=True, exist_ok=True)
             stream = serve_log.open("w", encoding="utf-8")
@@ -534,6 +535,9 @@ class Lifecycle:
             self.say(f"    $ mlgitops {' '.join(args)} &  (pid {process.pid}, log {serve_log})")
             served = Served(self.model, f"http://127.0.0.1:{port}", log_folder)
             self._wait_ready(process, served, serve_log)
+            for line in serve_log.read_text(encoding="utf-8").splitlines():
+                if " verified: " in line or "WITHOUT verification" in line:
+                    self.say(f"    {line}")
             self.say(f"    {served.base_url}/v2/models/{self.model}/ready -> 200")
             return served
 

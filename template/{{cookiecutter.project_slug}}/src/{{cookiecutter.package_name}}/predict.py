@@ -5,10 +5,15 @@ From the command line (the model of the work tree, after `dvc pull` or `dvc repr
     python -m {{ cookiecutter.package_name }}.predict \\
         --input new.csv --output predictions.csv
 
-or with a promoted version, fetched through DVC and verified against its dvc.lock:
+This uses whatever model file the work tree holds; nothing here checks a signature. To
+predict with a promoted version, which must first verify (its signature and provenance,
+as `mlgitops verify` checks them) and is then fetched through DVC and checked against
+its dvc.lock:
 
-    mlgitops predict --model {{ cookiecutter.model_name }}@v1.0.0 \\
+    mlgitops predict --model {{ cookiecutter.model_name }}@v1.0.0 --key release.pub \\
         --input new.csv --output predictions.csv
+
+(`--identity ID` instead of `--key` for a version signed keyless in GitHub Actions.)
 
 From Python:
 
