@@ -99,6 +99,14 @@ def test_demo_runs_the_whole_lifecycle_offline(tmp_path: Path) -> None:
     assert "production served v1.1.0, now v1.0.0" in result.stdout
     stopped = re.findall(r"stopped: mlgitops serve .* -> exit (\d+)", result.stdout)
     assert stopped == ["0", "0"]
+    # Each server verified the version it serves with the demo's public key first.
+    assert len(re.findall(r"\$ mlgitops serve .* --key \S+signing\.pub &", result.stdout)) == 2
+    served = re.findall(
+        rf"mlgitops: {re.escape(MODEL)}@(v[0-9.]+) \([0-9a-f]{{12}}\) verified: signature, ",
+        result.stdout,
+    )
+    assert served == ["v1.1.0", "v1.0.0"]
+    assert "WITHOUT verification" not in result.stdout
     # Drifted traffic was logged; the monitor opened one issue and one retraining PR,
     # which got its report and governance check like any other PR.
     assert any((workdir / "prediction-logs").rglob("*.jsonl"))
