@@ -6,6 +6,7 @@ tools a user would otherwise run.
    - `attest_release` (fetch from the DVC remote + provenance + key signing) in-process;
    - `mlgitops verify` (a new process: CLI start-up included) vs the upstream
      `model_signing verify key` on the same release folder;
+   - `mlgitops predict --key` (the gate: verified first) vs `--allow-unverified`;
    - `mlgitops verify --rebuild` vs the original `dvc repro --force` in the repository.
 2. A 500 MB model file (random bytes, written in chunks): `sign_folder` and
    `verify_folder` (our model_signing calls) vs `model_signing sign key` / `verify key`,
@@ -177,6 +178,7 @@ def baked_section(place: Path, repeat: int, rebuild: bool) -> list[str]:
         row("first `dvc repro` (bake + init excluded)", repro),
         row("attest_release (fetch from remote, provenance, sign, store)", attest),
         row("`mlgitops verify` (new process)", statistics.median(verify)),
+        *gated_predict_rows(repo, tag, public, repeat),
     ]
     if rebuild:
         original = [timed(lambda: sh("dvc", "repro", "--force", cwd=repo)) for _ in range(repeat)]
@@ -193,6 +195,30 @@ def baked_section(place: Path, repeat: int, rebuild: bool) -> list[str]:
                 statistics.median(rebuilt), None, f"{ratio:.2f}x dvc repro --force"),
         ]  # fmt: skip
     return lines
+
+
+def gated_predict_rows(repo: Path, tag: str, public: Path, repeat: int) -> list[str]:
+    """What the gate costs `mlgitops predict` (new process each, the test split): with
+    `--key` (verified first) against `--allow-unverified` (md5 check only), interleaved."""
+    import pandas as pd
+
+    schema = json.loads((repo / "models" / "schema.json").read_text(encoding="utf-8"))
+    rows = pd.read_csv(repo / "data" / "prepared" / "test.csv").drop(columns=[schema["target"]])
+    source, target = repo.parent / "rows.csv", repo.parent / "out.csv"
+    rows.to_csv(source, index=False)
+    command = ["mlgitops", "predict", "--model", tag, "--no-prediction-log",
+               "--input", str(source), "--output", str(target)]  # fmt: skip
+    verified, unverified = [], []
+    for _ in range(repeat):
+        verified.append(timed(lambda: sh(*command, "--key", str(public), cwd=repo)))
+        unverified.append(timed(lambda: sh(*command, "--allow-unverified", cwd=repo)))
+    ratio = statistics.median(verified) / statistics.median(unverified)
+    return [
+        row(f"`mlgitops predict --allow-unverified`, {len(rows)} rows (new process)",
+            statistics.median(unverified)),
+        row(f"`mlgitops predict --key`, {len(rows)} rows (verified first)",
+            statistics.median(verified), None, f"{ratio:.2f}x unverified"),
+    ]  # fmt: skip
 
 
 def main() -> int:
