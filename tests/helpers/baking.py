@@ -8,11 +8,9 @@ has a clean `git status` and `dvc status`, ready for a branch and a pull request
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import numpy as np
 import pandas as pd
 from cookiecutter.main import cookiecutter
 
+from helpers.shared import build_once
 from mlgitops import proc
 from mlgitops.bootstrap import init_repository
 
@@ -89,24 +88,23 @@ def bake_and_init(
     return repo
 
 
-_TRAINED: dict[tuple[tuple[str, str], ...], Path] = {}
-
-
 def trained_copy(tmp_path: Path, **context: Any) -> Path:
     """A private copy of a baked, initialised, trained and pushed repository, in `tmp_path`.
 
-    The first call per answers (per test process) pays for bake + init + repro + push; later
-    calls copy that repository (git history, DVC cache) and its local remote, which takes
-    well under a second. The copy's remote is its own `tmp_path/<slug>-dvc-remote`, set in
-    `.dvc/config.local` (git-ignored), so `git status` stays clean; a `git clone` of the copy
-    still reads the committed URL, the shared source remote. Returns the copy.
+    The first call per answers (per test run, whichever worker makes it) pays for bake +
+    init + repro + push; later calls copy that repository (git history, DVC cache) and its
+    local remote, which takes well under a second. The copy's remote is its own
+    `tmp_path/<slug>-dvc-remote`, set in `.dvc/config.local` (git-ignored), so `git status`
+    stays clean; a `git clone` of the copy still reads the committed URL, the shared source
+    remote. Returns the copy.
     """
-    key = tuple(sorted((name, str(value)) for name, value in context.items()))
-    if key not in _TRAINED:
-        base = Path(tempfile.mkdtemp(prefix="mlgitops-trained-"))
-        atexit.register(shutil.rmtree, base, True)
-        _TRAINED[key] = bake_and_init(base, push=True, **context)
-    source = _TRAINED[key]
+    key = repr(sorted((name, str(value)) for name, value in context.items()))
+
+    def build(folder: Path) -> None:
+        bake_and_init(folder, push=True, **context)
+
+    base = build_once(f"trained {key}", build)
+    (source,) = (path for path in base.iterdir() if (path / "dvc.yaml").is_file())
     target = tmp_path / source.name
     shutil.copytree(source, target, symlinks=True)
     remote = tmp_path / f"{source.name}-dvc-remote"

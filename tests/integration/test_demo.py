@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.demo import demo_run
 
 REPOSITORY = "acme/breast-cancer-classifier"
 MODEL = "breast-cancer-classifier-model"
@@ -16,15 +17,9 @@ RETRAIN_BRANCH = "retrain/breast-cancer-classifier"
 
 
 @pytest.mark.slow
-def test_demo_runs_the_whole_lifecycle_offline(tmp_path: Path) -> None:
-    workdir = tmp_path / "demo"
-    result = subprocess.run(
-        [sys.executable, "-m", "mlgitops", "demo", "--output", str(workdir)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
+def test_demo_runs_the_whole_lifecycle_offline() -> None:
+    result = demo_run()  # also read by tests/render/test_bodies.py
+    workdir = result.workdir
     assert result.returncode == 0, result.stdout + result.stderr
 
     # The bare "GitHub" repository received one annotated version tag per promotion.

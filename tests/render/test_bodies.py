@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from helpers.demo import demo_run
 from helpers.rendering import check_markdown, parse_mermaid, require_mermaid
 
 from localhub.server import LocalHub
@@ -61,10 +62,10 @@ def assert_renders(name: str, markdown: str) -> list[dict[str, Any]]:
 
 # ----------------------------------------------------------------------------- the demo
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("render") / "demo"
-    mlgitops("demo", "--output", str(workdir), cwd=Path.cwd())
-    return workdir
+def demo() -> Path:
+    run = demo_run()  # the one run tests/integration/test_demo.py checks
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.workdir
 
 
 def _state(demo: Path) -> dict[str, Any]:
