@@ -313,8 +313,9 @@ def test_the_promote_job_signs_the_release_with_the_key_secret(
     (release,) = world.hub.releases(REPOSITORY)
     assets = {asset["name"] for asset in release["assets"]}
     assert {"model.sig", "provenance.intoto.json"} <= assets, assets
-    # The key file lived for the Promote step only.
-    assert "mlgitops-signing-" not in " ".join(promote_run.command)
+    # The key reached the Promote step as a file; its text never reached act's command
+    # line or the log.
+    assert "PRIVATE KEY" not in output and "PRIVATE KEY" not in " ".join(promote_run.command)
     _, public = signing_key
     git(world.repo, "fetch", "-q", "--tags", "origin")
     verified = _verify(world.repo, tag, public)
