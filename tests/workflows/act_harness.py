@@ -30,6 +30,11 @@ What act changes, and why (nothing else is skipped):
   the service. Everything the workflows do with the files is real.
 - `actions/setup-python` is skipped by its `if: ${{ !env.ACT }}` (it downloads Python
   builds from GitHub); the machine's python3 creates the environment instead.
+- act has no GitHub environments, so no environment secrets: a reusable workflow sees
+  only the secrets its caller passes (`secrets:` of the calling job, from `--secret`).
+  A test that needs an environment secret (the promote job's MLGITOPS_SIGNING_KEY)
+  commits a caller that passes it, which GitHub accepts too (the environment's secret
+  of the same name wins there).
 - `actions/upload-artifact` (fork pull requests only) and the `workflow_run` job of
   ml-comment.yml are not exercised: the simulated pull request comes from the same
   repository, which comments directly.
@@ -239,6 +244,7 @@ class ActWorld:
         *,
         stand_ins: dict[tuple[str, str], Path] | None = None,
         env: dict[str, str] | None = None,
+        secrets: dict[str, str] | None = None,
     ) -> ActRun:
         event_file = self.work / f"{event_name}.json"
         event_file.write_text(json.dumps(payload), encoding="utf-8")
@@ -259,6 +265,9 @@ class ActWorld:
             command += ["--local-repository", f"{name}@{ref}={folder}"]
         for key, value in (env or {}).items():
             command += ["--env", f"{key}={value}"]
+        # `--secret NAME` takes the value from act's environment: never on its command line.
+        for name in secrets or {}:
+            command += ["--secret", name]
         if self.template is not None:
             for ref, folder in self.template.folders.items():
                 if ref != self.template_ref:
@@ -270,6 +279,7 @@ class ActWorld:
             ]  # fmt: skip
         env = dict(os.environ)
         env["GITHUB_TOKEN"] = BOT_TOKEN
+        env.update(secrets or {})
         # act's host runner inherits PATH: python3 and git come from here.
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
         env.pop("GITHUB_ACTIONS", None)

@@ -8,7 +8,10 @@
    checkout. The sticky comment must appear on the local GitHub-like server, once.
 3. Merge: `main` merges the branch and is pushed; the server knows the merged pull request
    with a `release:minor` label. act runs `.github/workflows/ml-promote.yml` for the `push`
-   event: the version tag must reach `origin` and its release the server.
+   event: the version tag must reach `origin` and its release the server. The promote
+   job installs the `attest` profile and signs with the key the run gets as the
+   MLGITOPS_SIGNING_KEY secret: the release carries the signature, and `mlgitops verify
+   --key` passes on the result.
 4. Monitor: prediction logs written by the real `PredictionLogWriter` for traffic whose
    distribution moved, and labels for some of the logged requests. act runs
    `.github/workflows/ml-monitor.yml` (`workflow_dispatch`): one drift issue and one
@@ -31,9 +34,11 @@ workflow, the actions and mlgitops from exactly that commit.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +46,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from act_harness import (
     ACT,
     BOT_LOGIN,
@@ -58,6 +64,7 @@ from act_harness import (
     third_party_actions,
 )
 from helpers.baking import DEFAULT_SLUG, trained_copy
+from helpers.signing_keys import make_key_pair
 from workflow_files import TEMPLATE_CHECKOUT, TEMPLATE_DEFAULTS, TEMPLATE_REF
 
 from mlgitops import __version__, proc
@@ -217,12 +224,36 @@ def test_pull_request_run_posts_one_sticky_comment(world: ActWorld, pr_run: ActR
 
 
 @pytest.fixture(scope="module")
-def promote_run(world: ActWorld, pr_run: ActRun) -> ActRun:
+def signing_key(world: ActWorld) -> tuple[Path, Path]:
+    """The key pair of the promote run: (private, public)."""
+    folder = world.work / "keys"
+    folder.mkdir()
+    return make_key_pair(folder, "release-signing")
+
+
+def _pass_the_signing_key_secret(repo: Path) -> None:
+    """The caller passes MLGITOPS_SIGNING_KEY: act has no environment secrets (see
+    act_harness); on GitHub the ml-promote environment's secret reaches the job as is."""
+    caller = repo / ".github" / "workflows" / "ml-promote.yml"
+    text = caller.read_text(encoding="utf-8")
+    assert "secrets:" not in text, "the generated caller passes secrets now: update this test"
+    text = text.rstrip("\n") + (
+        "\n    secrets:\n      MLGITOPS_SIGNING_KEY: ${{ secrets.MLGITOPS_SIGNING_KEY }}\n"
+    )
+    caller.write_text(text, encoding="utf-8")
+    jobs = yaml.safe_load(text)["jobs"]
+    assert set(jobs["promote"]["secrets"]) == {"MLGITOPS_SIGNING_KEY"}
+    git(repo, "commit", "-q", "-m", "Pass the release signing key", "--", str(caller))
+
+
+@pytest.fixture(scope="module")
+def promote_run(world: ActWorld, pr_run: ActRun, signing_key: tuple[Path, Path]) -> ActRun:
     assert pr_run.returncode == 0, "the pull request run failed; see its test"
     started = time.monotonic()
     repo = world.repo
     head = git(repo, "rev-parse", "HEAD")
     git(repo, "switch", "-q", "main")
+    _pass_the_signing_key_secret(repo)
     git(repo, "merge", "-q", "--no-ff", BRANCH, "-m", f"Merge pull request #{PR_NUMBER}")
     git(repo, "push", "-q", "origin", "main")
     merge = git(repo, "rev-parse", "HEAD")
@@ -241,7 +272,13 @@ def promote_run(world: ActWorld, pr_run: ActRun) -> ActRun:
         "repository": {"full_name": REPOSITORY, "default_branch": "main"},
         "head_commit": {"id": merge, "message": f"Merge pull request #{PR_NUMBER}"},
     }
-    run = world.act("push", "ml-promote.yml", payload)
+    private, _ = signing_key
+    run = world.act(
+        "push",
+        "ml-promote.yml",
+        payload,
+        secrets={"MLGITOPS_SIGNING_KEY": private.read_text(encoding="utf-8")},
+    )
     world.timings["act: ML promote workflow"] = run.seconds
     return run
 
@@ -259,6 +296,43 @@ def test_push_to_main_tags_and_releases(world: ActWorld, promote_run: ActRun) ->
     releases = world.hub.releases(REPOSITORY)
     assert [release["tag_name"] for release in releases] == [tag]
     assert "accuracy" in releases[0]["body"]
+
+
+def test_the_promote_job_signs_the_release_with_the_key_secret(
+    world: ActWorld, promote_run: ActRun, signing_key: tuple[Path, Path]
+) -> None:
+    """The attest profile is installed, the key of the secret signs, and the signature
+    and provenance land on the release and in the DVC remote: the version verifies."""
+    _assert_act_behaved(world, promote_run)
+    output = promote_run.output
+    assert "(profile attest, actions-attest.txt)" in output
+    assert "(profile train, actions.txt)" not in output
+    (tag,) = git(world.origin, "tag", "--list", f"{MODEL}@v*").splitlines()
+    assert re.search(rf"{re.escape(tag)}: signed with key mlgitops-signing-\w+ in ", output)
+    assert "not signed" not in output and "Unsigned release" not in output
+    (release,) = world.hub.releases(REPOSITORY)
+    assets = {asset["name"] for asset in release["assets"]}
+    assert {"model.sig", "provenance.intoto.json"} <= assets, assets
+    # The key reached the Promote step as a file; its text never reached act's command
+    # line or the log.
+    assert "PRIVATE KEY" not in output and "PRIVATE KEY" not in " ".join(promote_run.command)
+    _, public = signing_key
+    git(world.repo, "fetch", "-q", "--tags", "origin")
+    verified = _verify(world.repo, tag, public)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    _, other = make_key_pair(world.work / "keys", "another")
+    refused = _verify(world.repo, tag, other)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "signature" in refused.stdout + refused.stderr
+
+
+def _verify(repo: Path, tag: str, public: Path) -> subprocess.CompletedProcess[str]:
+    """`mlgitops verify` as a consumer runs it: the clone, its DVC remote, the public key."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    return subprocess.run(
+        [sys.executable, "-m", "mlgitops", "verify", tag, "--key", str(public)],
+        cwd=repo, env=environ, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
 
 
 def _drifted_logs(source: Path, folder: Path, labels: Path, *, prefix: str, every: int) -> int:

@@ -103,6 +103,8 @@ def test_dispatch_assigns_staging_and_opens_the_deploy_pr(world: ActWorld) -> No
     assert pinned != world.template.shas[NEWER_REF]
     assert f"checkout stand-in: {TEMPLATE_REPO}@{pinned} into {TEMPLATE_CHECKOUT}" in run.output
     assert f"mlgitops {__version__} installed" in run.output
+    # The serve profile's hashed lock (MLServer, model-signing); nothing else installed.
+    assert "(profile serve, actions-serve.txt)" in run.output
     assert NEWER_MARKER not in run.output
     assert f"mlgitops {NEWER_REF.removeprefix('v')} installed" not in run.output
 

@@ -50,6 +50,7 @@ NOT_OPTIONS = {
     "fail-on-violation": "whether the step fails on exit code 1",
     "open-issue": "--open-issue, a switch (checked below)",
     "dry-run": "--dry-run, a switch (checked below)",
+    "signing-key": "a private key file for the step, as MLGITOPS_SIGNING_KEY",
 }
 # `--flag "$VAR"` and `if [ "$VAR" = "true" ]; then args+=(--flag)`
 VALUE_OPTION_RE = re.compile(r'(--[a-z][a-z-]*)\s+"\$(\w+)"')
@@ -346,8 +347,13 @@ SECRET_RE = re.compile(r"secrets\.(\w+)")
 # published servable copy) and the monitor (the retraining branch's data). Each runs in
 # a protected environment and reads its write credentials there; its caller passes none.
 WRITERS = ["ml-promote.yml", "ml-deploy.yml", "ml-monitor.yml"]
-# GitHub tokens a writer may be passed, for the pull request it opens.
-WRITER_TOKENS = {"MLGITOPS_DEPLOY_TOKEN", "RETRAIN_TOKEN"}
+# What a writer's caller may pass: deploy and monitor a GitHub token for the pull
+# request they open; promote the optional release signing key.
+WRITER_SECRETS = {
+    "ml-promote.yml": {"MLGITOPS_SIGNING_KEY"},
+    "ml-deploy.yml": {"MLGITOPS_DEPLOY_TOKEN"},
+    "ml-monitor.yml": {"RETRAIN_TOKEN"},
+}
 
 
 def test_write_credentials_exist_only_in_the_protected_environment() -> None:
@@ -359,7 +365,7 @@ def test_write_credentials_exist_only_in_the_protected_environment() -> None:
         writer = load(ROOT / ".github" / "workflows" / name)
         # The caller passes no DVC secret (deploy, monitor: only the token for their PR).
         declared = set(writer["on"]["workflow_call"].get("secrets", {}))
-        assert declared <= WRITER_TOKENS, (name, declared)
+        assert declared <= WRITER_SECRETS[name], (name, declared)
         (job,) = writer["jobs"].values()
         assert job["environment"] == {"name": "${{ inputs.environment }}"}, name
         assert writer["on"]["workflow_call"]["inputs"]["environment"]["default"] == "ml-promote"
@@ -377,6 +383,34 @@ def test_write_credentials_exist_only_in_the_protected_environment() -> None:
     assert set(SECRET_RE.findall(template["ml-monitor.yml"])) == {"RETRAIN_TOKEN"}
     assert not SECRET_RE.findall(template["ml-promote.yml"])
     assert set(SECRET_RE.findall(template["ml-deploy.yml"])) == {"MLGITOPS_DEPLOY_TOKEN"}
+
+
+def test_the_signing_key_reaches_the_promote_step_only() -> None:
+    """MLGITOPS_SIGNING_KEY: declared optional by the promote workflow, read by its one
+    job (in the protected environment) for the Promote step alone; no other workflow,
+    PR runs included, and no generated caller names it."""
+    for path in [*WORKFLOWS, *TEMPLATE_WORKFLOWS]:
+        text = path.read_text(encoding="utf-8")
+        if path.parent == ROOT / ".github" / "workflows" and path.name == "ml-promote.yml":
+            continue
+        assert "MLGITOPS_SIGNING_KEY" not in text, rel(path)
+    workflow = load(ROOT / ".github" / "workflows" / "ml-promote.yml")
+    assert workflow["on"]["workflow_call"]["secrets"]["MLGITOPS_SIGNING_KEY"]["required"] is False
+    (job,) = workflow["jobs"].values()
+    assert job["environment"] == {"name": "${{ inputs.environment }}"}
+    readers = [s for s in job["steps"] if "MLGITOPS_SIGNING_KEY" in str(s)]
+    assert [s["name"] for s in readers] == ["Promote"]
+    (promote,) = readers
+    assert promote["uses"] == f"./{TEMPLATE_CHECKOUT}/actions/promote-model"
+    assert promote["with"]["signing-key"] == "${{ secrets.MLGITOPS_SIGNING_KEY }}"
+    setup = next(s for s in job["steps"] if str(s.get("uses", "")).endswith("/actions/setup"))
+    assert setup["with"]["profile"] == "attest"  # model-signing is installed to sign with
+    # The action writes the key to a private temporary file for its step and removes it.
+    step = load(ROOT / "actions" / "promote-model" / "action.yml")["runs"]["steps"][0]
+    assert step["env"]["SIGNING_KEY_PEM"] == "${{ inputs.signing-key }}"
+    assert 'mktemp "$RUNNER_TEMP/mlgitops-signing-XXXXXX"' in step["run"]
+    assert "trap 'rm -f \"$key\"' EXIT" in step["run"]
+    assert "unset SIGNING_KEY_PEM" in step["run"]
 
 
 @pytest.mark.parametrize("name", WRITERS)

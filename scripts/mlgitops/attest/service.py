@@ -34,6 +34,7 @@ from mlgitops.attest.signing import (
     Verification,
     describe,
     sign_folder,
+    unsigned_reason,
     verify_folder,
 )
 from mlgitops.attest.statement import (
@@ -275,8 +276,7 @@ def attest_release(
     """
     environ = os.environ if environ is None else environ
     if signing is None:
-        log(f"{tag}: not signed: pass --signing-key (or MLGITOPS_SIGNING_KEY), or run in "
-            "GitHub Actions with `id-token: write`")  # fmt: skip
+        log(f"{tag}: not signed: {unsigned_reason(environ)}")
         return None
     ref = resolve_ref(repo, tag)
     remote = dvc_remote or sources.default_remote(repo)

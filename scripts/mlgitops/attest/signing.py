@@ -14,7 +14,7 @@ subjects are the folder's files); it is written OUTSIDE the folder it covers.
 from __future__ import annotations
 
 import importlib.util
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,22 +57,43 @@ class IdentityVerification:
 Verification = KeyVerification | IdentityVerification
 
 
-def oidc_available(environ: dict[str, str] | os._Environ[str]) -> bool:
+def oidc_available(environ: Mapping[str, str]) -> bool:
     return all(environ.get(name) for name in ACTIONS_OIDC_ENV)
 
 
-def choose_signing(key: str | None, environ: dict[str, str] | os._Environ[str]) -> Signing | None:
+def choose_signing(key: str | None, environ: Mapping[str, str]) -> Signing | None:
     """A key when one is given (option or MLGITOPS_SIGNING_KEY), else keyless when the
-    Actions OIDC credential is there, else None (the version is released unsigned)."""
+    Actions OIDC credential is there, else None (the version is released unsigned, and
+    `unsigned_reason` says why). A key that cannot be used is an error here, before
+    anything is tagged."""
     chosen = key or environ.get("MLGITOPS_SIGNING_KEY") or None
     if chosen:
         path = Path(chosen)
         if not path.is_file():
             raise InputError("signing key file not found", location=Location(str(path)))
+        if not signing_available():
+            raise UsageError(
+                "a signing key is given but the model-signing library is not installed",
+                hint="pip install 'mlgitops[attest]' (in Actions: actions/setup with "
+                "`profile: attest`)",
+            )
         return KeySigning(path)
     if oidc_available(environ) and signing_available():
         return KeylessSigning()
     return None
+
+
+def unsigned_reason(environ: Mapping[str, str]) -> str:
+    """Why `choose_signing` found nothing to sign with."""
+    if oidc_available(environ):
+        return (
+            "the model-signing library is not installed (the `attest` extra; in Actions, "
+            "actions/setup with `profile: attest`)"
+        )
+    return (
+        "no signing key (--signing-key or MLGITOPS_SIGNING_KEY) and no Actions OIDC "
+        "credential (a job with `permissions: id-token: write`)"
+    )
 
 
 def make_key_pair(private: Path, public: Path) -> None:

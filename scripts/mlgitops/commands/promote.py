@@ -12,10 +12,15 @@ import os
 import sys
 from pathlib import Path
 
-from mlgitops.attest.signing import Signing, choose_signing
+from mlgitops.attest.signing import Signing, choose_signing, unsigned_reason
 from mlgitops.core.tags import Version
 from mlgitops.errors import InputError, Outcome, UsageError
-from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
+from mlgitops.github.actions import (
+    ActionsSettings,
+    annotate,
+    append_step_summary,
+    set_output,
+)
 from mlgitops.io.workspace import Workspace
 from mlgitops.services.promotion.host import ReleaseHost
 from mlgitops.services.promotion.promoter import (
@@ -192,6 +197,14 @@ def run(args: argparse.Namespace) -> Outcome:
             )
     if not args.dry_run:
         attest_versions(signing, promoter, results)
+        if signing is None and registered(results) and settings.in_actions:
+            # Documented policy: a version with nothing to sign it is released unsigned,
+            # and the run says so where a reviewer looks.
+            annotate(
+                "warning",
+                f"released unsigned: {unsigned_reason(os.environ)}",
+                title="Unsigned release",
+            )
     publish(settings, results)
     return Outcome.DONE
 
@@ -202,13 +215,18 @@ def attest_versions(
     """Sign and attest each version this run registered (after its tag and release)."""
     from mlgitops.attest.service import attest_release
 
-    for result in results:
-        if result.tag and result.status in ("promoted", "already-promoted"):
-            attest_release(
-                promoter.ws.root,
-                tag=result.tag,
-                signing=signing,
-                dvc_remote=promoter.data_policy.remote,
-                host=promoter.host,  # type: ignore[arg-type]
-                log=promoter.log,
-            )
+    for result in registered(results):
+        assert result.tag is not None
+        attest_release(
+            promoter.ws.root,
+            tag=result.tag,
+            signing=signing,
+            dvc_remote=promoter.data_policy.remote,
+            host=promoter.host,  # type: ignore[arg-type]
+            log=promoter.log,
+        )
+
+
+def registered(results: list[PromotionResult]) -> list[PromotionResult]:
+    """The versions this run registered or found registered: the ones to attest."""
+    return [r for r in results if r.tag and r.status in ("promoted", "already-promoted")]
