@@ -26,16 +26,6 @@ Capsys = pytest.CaptureFixture[str]
 MP = pytest.MonkeyPatch
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
-    return Sandbox(tmp_path_factory.mktemp("pristine")).create()
-
-
-@pytest.fixture
-def sandbox(pristine: Sandbox, tmp_path: Path) -> Sandbox:
-    return pristine.copy(tmp_path)
-
-
 def test_first_release_without_github(sandbox: Sandbox, capsys: Capsys, monkeypatch: MP) -> None:
     head = sh("git", "rev-parse", "HEAD", cwd=sandbox.work)
     code, out = mlgitops(capsys, monkeypatch, sandbox.work, "promote")

@@ -23,16 +23,6 @@ Capsys = pytest.CaptureFixture[str]
 MP = pytest.MonkeyPatch
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
-    return Sandbox(tmp_path_factory.mktemp("trust")).create()
-
-
-@pytest.fixture
-def sandbox(pristine: Sandbox, tmp_path: Path) -> Sandbox:
-    return pristine.copy(tmp_path)
-
-
 def _manifest(sandbox: Sandbox, work: Path | None = None) -> tuple[str, list[dict[str, str]]]:
     work = work or sandbox.work
     dvcfile = (work / "models" / "demo-model.dvc").read_text(encoding="utf-8")

@@ -98,11 +98,6 @@ def test_govern_subprocesses(govern_repo: Path, tmp_path: Path) -> None:
     assert len(run.commands) <= 8, run.summary()
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
-    return Sandbox(tmp_path_factory.mktemp("count-promote")).create()
-
-
 def test_promote_to_staging_subprocesses(pristine: Sandbox, tmp_path: Path) -> None:
     sandbox = pristine.copy(tmp_path / "sandbox")
     env = {"GITHUB_REPOSITORY": "", "GITHUB_TOKEN": ""}

@@ -52,16 +52,6 @@ def test_paths_inside_are_kept(tmp_path: Path) -> None:
     assert confine(tmp_path, "inner/m.json", location=HERE) == "inner/m.json"
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
-    return Sandbox(tmp_path_factory.mktemp("workspace")).create()
-
-
-@pytest.fixture
-def sandbox(pristine: Sandbox, tmp_path: Path) -> Sandbox:
-    return pristine.copy(tmp_path)
-
-
 def test_govern_refuses_a_policy_path_outside_the_repository(
     sandbox: Sandbox, capsys: Capsys, monkeypatch: MP
 ) -> None:
