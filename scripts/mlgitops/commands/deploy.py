@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> Outcome:
     )
     deployer = Deployer(
         promoter=promoter,
-        settings=read_deploy_settings(promoter.ws.root),
+        settings=read_deploy_settings(promoter.policy),
         host=_connect(settings),
         serve=available_server(),
         verification=VerificationGate(verification, args.allow_unverified),

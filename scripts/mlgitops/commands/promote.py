@@ -30,7 +30,7 @@ from mlgitops.services.promotion.promoter import (
     PromotionResult,
 )
 from mlgitops.services.promotion.release import Repository
-from mlgitops.services.promotion.settings import read_release_settings
+from mlgitops.services.promotion.settings import read_policy, release_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -124,9 +124,11 @@ def build_promoter(args: argparse.Namespace, settings: ActionsSettings, *, api: 
     ws = Workspace.open(args.repo)
     if getattr(args, "repair_remote", False) and getattr(args, "no_push", False):
         raise UsageError("--repair-remote uploads to the remote; it cannot go with --no-push")
+    policy = read_policy(ws.root)
     return Promoter(
         ws=ws,
-        settings=read_release_settings(ws.root),
+        settings=release_settings(policy),
+        policy=policy,
         host=connect_host(settings) if api else None,
         git_remote=args.remote,
         data_policy=DataPolicy(

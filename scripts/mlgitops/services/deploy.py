@@ -46,6 +46,7 @@ from mlgitops.services.promotion.settings import POLICY_FILE
 
 if TYPE_CHECKING:
     from mlgitops.attest.signing import Verification
+    from mlgitops.core.policy import Policy
 
 BRANCH_PREFIX = "mlgitops/deploy/"
 GATE_ROWS = 50
@@ -110,14 +111,9 @@ class DeployOutcome:
     body: str = ""
 
 
-def read_deploy_settings(root: Path) -> DeploySettings:
+def read_deploy_settings(policy: Policy | None) -> DeploySettings:
     """`deploy:` of the policy (validated by its schema), or the defaults."""
-    path = root / POLICY_FILE
-    if not path.exists():
-        return DeploySettings()
-    from mlgitops.io.policy_loader import load_policy
-
-    section = load_policy(path, file=POLICY_FILE).sections.get("deploy")
+    section = policy.sections.get("deploy") if policy is not None else None
     return deploy_settings(section if isinstance(section, dict) else None)
 
 

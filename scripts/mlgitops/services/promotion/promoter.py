@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from mlgitops.core.artifacts import DeclaredModel
 from mlgitops.core.markdown import release as release_notes
 from mlgitops.core.markdown.release import ReleaseFacts
+from mlgitops.core.policy import Policy
 from mlgitops.core.tags import Version, format_tag
 from mlgitops.core.versioning import (
     Bump,
@@ -91,6 +92,8 @@ class Promoter:
 
     ws: Workspace
     settings: ReleaseSettings
+    # The governance policy as this command read it (None: the repository has none).
+    policy: Policy | None = None
     host: ReleaseHost | None = None
     git_remote: str = DEFAULT_GIT_REMOTE
     data_policy: DataPolicy = field(default_factory=DataPolicy)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlgitops.core.versioning import Bump, parse_bump
 from mlgitops.errors import InputError, Location
+
+if TYPE_CHECKING:
+    from mlgitops.core.policy import Policy
 
 POLICY_FILE = "governance/policy.yaml"
 
@@ -25,14 +29,21 @@ class ReleaseSettings:
             )
 
 
-def read_release_settings(root: Path) -> ReleaseSettings:
-    """`release.default_bump` and `release.stages` from governance/policy.yaml."""
+def read_policy(root: Path) -> Policy | None:
+    """governance/policy.yaml, validated; None when the repository has none. Read once
+    per command: release settings and the deploy section both come from this one."""
     path = root / POLICY_FILE
     if not path.exists():
-        return ReleaseSettings()
+        return None
     from mlgitops.io.policy_loader import load_policy
 
-    policy = load_policy(path, file=POLICY_FILE)
+    return load_policy(path, file=POLICY_FILE)
+
+
+def release_settings(policy: Policy | None) -> ReleaseSettings:
+    """`release.default_bump` and `release.stages` of the policy (defaults without one)."""
+    if policy is None:
+        return ReleaseSettings()
     try:
         bump = parse_bump(policy.release.default_bump)
     except ValueError as error:
