@@ -90,9 +90,10 @@ def test_the_identity_comes_from_the_job_context_of_the_called_workflow() -> Non
     the act stand-in counts only under act; the promote workflow it names signs keyless."""
     step = _job_steps(DEPLOY)["Find the identity that signs keyless"]
     assert step["id"] == "identity"
+    act_fallback = "(env.ACT && env.MLGITOPS_ACT_WORKFLOW_REF)"
     assert step["env"] == {
         "SERVER_URL": "${{ github.server_url }}",
-        "WORKFLOW_REF": "${{ job.workflow_ref || (env.ACT && env.MLGITOPS_ACT_WORKFLOW_REF) || '' }}",
+        "WORKFLOW_REF": f"${{{{ job.workflow_ref || {act_fallback} || '' }}}}",
     }
     assert "ml-promote.yml@$ref" in step["run"]
     # The file the identity names is the promote workflow, which signs with its OIDC token.
@@ -131,13 +132,18 @@ FAKE_MLGITOPS = """#!/usr/bin/env bash
 printf '%s\\n' "$@" > "$RECORD/args"
 previous=""
 for arg in "$@"; do
-  if [ "$previous" = "--key" ]; then cat "$arg" > "$RECORD/key"; stat -c %a "$arg" > "$RECORD/mode"; fi
+  if [ "$previous" = "--key" ]; then
+    cat "$arg" > "$RECORD/key"
+    stat -c %a "$arg" > "$RECORD/mode"
+  fi
   previous="$arg"
 done
 """
 
 
-def _run_action(tmp_path: Path, **inputs: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def _run_action(
+    tmp_path: Path, **inputs: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """The deploy-model step's script with the given inputs, `mlgitops` a recorder."""
     (step,) = load(ACTION)["runs"]["steps"]
     defaults = {name: str(spec.get("default", "")) for name, spec in load(ACTION)["inputs"].items()}
