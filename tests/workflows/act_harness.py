@@ -17,11 +17,14 @@ What act changes, and why (nothing else is skipped):
 - `actions/checkout` of the repository under test is not run: act copies the working tree
   (with its .git) instead. That is act's built-in behaviour for a checkout of the
   triggering repository without `repository:`/`ref:`.
-- act (0.2.x) has no `job.workflow_repository` / `job.workflow_sha` context, which GitHub
-  sets to the repository and commit its `uses:` resolution chose. The harness does that
-  resolution the same way (the caller's `uses:` ref, resolved in the template repository)
-  and passes the result as MLGITOPS_ACT_WORKFLOW_REPOSITORY / _SHA, which the reusable
-  workflows read only under act (`env.ACT`).
+- act (0.2.x) has no `job.workflow_repository` / `job.workflow_sha` / `job.workflow_ref`
+  context, which GitHub sets to the repository, commit and reference its `uses:`
+  resolution chose. The harness does that resolution the same way (the caller's `uses:`
+  ref, resolved in the template repository; a tag or branch as its full ref name, a
+  commit as itself) and passes the result as MLGITOPS_ACT_WORKFLOW_REPOSITORY / _SHA /
+  _REF, which the reusable workflows read only under act (`env.ACT`).
+- Repository variables (`vars.*`) are act's `--var NAME=VALUE` (`variables=`): GitHub's
+  repository, organization and environment variables alike.
 - The checkout of the template at that commit (`actions/checkout` with `repository:` and
   `ref:`) is done by an offline stand-in that clones the template repository with git
   and checks the commit out, as actions/checkout would fetch it from GitHub.
@@ -146,8 +149,20 @@ class TemplateRepo:
         """The commit GitHub would run for `uses: <template>/...@ref`."""
         return git(self.server / f"{TEMPLATE_REPO}.git", "rev-parse", f"{ref}^{{commit}}")
 
+    def full_ref(self, ref: str) -> str:
+        """`ref` as GitHub writes it in job.workflow_ref: refs/tags/X, refs/heads/X or a SHA."""
+        bare = self.server / f"{TEMPLATE_REPO}.git"
+        for prefix in ("refs/tags/", "refs/heads/"):
+            found = subprocess.run(
+                ["git", "show-ref", "--verify", "--quiet", prefix + ref], cwd=bare, check=False
+            )
+            if found.returncode == 0:
+                return prefix + ref
+        return self.resolve(ref)
+
 
 CALLER_USES_RE = re.compile(rf"uses: {re.escape(TEMPLATE_REPO)}/\.github/workflows/[\w.-]+@(\S+)")
+CALLED_RE = re.compile(rf"uses: ({re.escape(TEMPLATE_REPO)}/\.github/workflows/[\w.-]+)@(\S+)")
 
 
 class HubProcess:
@@ -236,6 +251,15 @@ class ActWorld:
         assert self.template is not None
         return self.template.resolve(refs.pop())
 
+    def called_ref(self, workflow: str) -> str:
+        """What GitHub puts in job.workflow_ref: the called file at the caller's ref."""
+        text = (self.repo / ".github" / "workflows" / workflow).read_text(encoding="utf-8")
+        calls = set(CALLED_RE.findall(text))
+        assert len(calls) == 1, calls
+        assert self.template is not None
+        path, ref = calls.pop()
+        return f"{path}@{self.template.full_ref(ref)}"
+
     def act(
         self,
         event_name: str,
@@ -245,6 +269,7 @@ class ActWorld:
         stand_ins: dict[tuple[str, str], Path] | None = None,
         env: dict[str, str] | None = None,
         secrets: dict[str, str] | None = None,
+        variables: dict[str, str] | None = None,
     ) -> ActRun:
         event_file = self.work / f"{event_name}.json"
         event_file.write_text(json.dumps(payload), encoding="utf-8")
@@ -265,6 +290,9 @@ class ActWorld:
             command += ["--local-repository", f"{name}@{ref}={folder}"]
         for key, value in (env or {}).items():
             command += ["--env", f"{key}={value}"]
+        # Variables are no secrets (e.g. a public key): on the command line, as GitHub shows them.
+        for key, value in (variables or {}).items():
+            command += ["--var", f"{key}={value}"]
         # `--secret NAME` takes the value from act's environment: never on its command line.
         for name in secrets or {}:
             command += ["--secret", name]
@@ -275,6 +303,7 @@ class ActWorld:
             command += [
                 "--env", f"MLGITOPS_ACT_WORKFLOW_REPOSITORY={TEMPLATE_REPO}",
                 "--env", f"MLGITOPS_ACT_WORKFLOW_SHA={self.called_sha(workflow)}",
+                "--env", f"MLGITOPS_ACT_WORKFLOW_REF={self.called_ref(workflow)}",
                 "--env", f"MLGITOPS_ACT_GIT_SERVER={self.template.server}",
             ]  # fmt: skip
         env = dict(os.environ)

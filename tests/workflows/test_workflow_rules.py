@@ -42,6 +42,7 @@ ACTION_COMMANDS = {
     "post-comment": "comment",
     "promote-model": "promote",
     "monitor-drift": "drift",
+    "deploy-model": "deploy",
 }
 # Inputs of CLI actions that are not CLI options, and where they go instead.
 NOT_OPTIONS = {
@@ -51,6 +52,7 @@ NOT_OPTIONS = {
     "open-issue": "--open-issue, a switch (checked below)",
     "dry-run": "--dry-run, a switch (checked below)",
     "signing-key": "a private key file for the step, as MLGITOPS_SIGNING_KEY",
+    "verify-key": "a public key file for the step, as --key",
 }
 # `--flag "$VAR"` and `if [ "$VAR" = "true" ]; then args+=(--flag)`
 VALUE_OPTION_RE = re.compile(r'(--[a-z][a-z-]*)\s+"\$(\w+)"')
