@@ -21,6 +21,8 @@ from mlgitops.attest.signing import KeySigning, KeyVerification
 from mlgitops.attest.statement import PROVENANCE_FILE, SIGNATURE_FILE
 from mlgitops.errors import GateFailed
 
+pytestmark = pytest.mark.slow  # real git + DVC repositories (tests/README.md)
+
 TAG = f"{MODEL}@v1.0.0"
 
 
@@ -207,7 +209,6 @@ def test_published_attestations_are_never_replaced(box: Sandbox) -> None:
     assert outcome.verified, outcome.problems
 
 
-@pytest.mark.slow
 def test_rebuild_of_a_deterministic_pipeline_is_identical(
     box: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -216,7 +217,6 @@ def test_rebuild_of_a_deterministic_pipeline_is_identical(
     assert "ok      rebuild" in out and "dvc repro --force" in out
 
 
-@pytest.mark.slow
 def test_a_nondeterministic_stage_is_caught(tmp_path: Path) -> None:
     box = Sandbox(tmp_path / "noisy").create(noise=True)
     tag = box.tag("v1.0.0")
@@ -311,7 +311,6 @@ def test_the_gate_for_serving_refuses_what_does_not_verify(box: Sandbox) -> None
     assert raised.value.exit_code == 1
 
 
-@pytest.mark.slow
 def test_policy_requires_reproducible_releases_and_the_notes_say_so(
     tmp_path: Path,
     localhub: LocalHub,

@@ -23,6 +23,8 @@ from test_promotion_support import REPOSITORY, mlgitops, sh, use_hub
 from localhub.server import LocalHub
 from mlgitops.deploy.crds import manifest_problems
 
+pytestmark = pytest.mark.slow  # real git + DVC repositories (tests/README.md)
+
 Capsys = pytest.CaptureFixture[str]
 MP = pytest.MonkeyPatch
 MODEL = "demo-model"

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from test_promotion_support import Sandbox, mlgitops, sh
 
+pytestmark = pytest.mark.slow  # real git + DVC repositories (tests/README.md)
+
 Capsys = pytest.CaptureFixture[str]
 MP = pytest.MonkeyPatch
 
@@ -205,7 +207,6 @@ def _promote_process(cwd: Path) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-@pytest.mark.slow
 def test_two_clones_racing_never_give_an_older_commit_a_higher_version(
     sandbox: Sandbox,
 ) -> None:

@@ -21,6 +21,8 @@ from test_report import commit
 
 from mlgitops.proc import dvc, git
 
+pytestmark = pytest.mark.slow  # real git + DVC repositories (tests/README.md)
+
 FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 

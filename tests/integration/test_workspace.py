@@ -14,6 +14,8 @@ from localhub.server import LocalHub
 from mlgitops.errors import InputError, Location
 from mlgitops.io.workspace import Workspace, confine
 
+pytestmark = pytest.mark.slow  # real git + DVC repositories (tests/README.md)
+
 Capsys = pytest.CaptureFixture[str]
 MP = pytest.MonkeyPatch
 HERE = Location("governance/policy.yaml", 7, "fairness.report")
