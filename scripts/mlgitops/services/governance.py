@@ -33,6 +33,7 @@ from mlgitops.core.governance.results import Finding, RuleResult
 from mlgitops.core.metrics import flatten as flatten_mapping
 from mlgitops.core.model_card import card_metrics
 from mlgitops.core.policy import DEFAULT_POLICY_PATH, Policy
+from mlgitops.defaults import DEFAULT_METRICS_FILE, DEFAULT_PARAMS_FILE
 from mlgitops.errors import InputError, Location, ToolError
 from mlgitops.io.git import FETCH_DEPTH_HINT
 from mlgitops.io.model_card import load_model_card, model_card_problems
@@ -46,8 +47,6 @@ from mlgitops.io.yaml_strict import (
     parse_yaml,
 )
 
-DEFAULT_METRICS_FILE = "reports/metrics.json"
-DEFAULT_PARAMS_FILE = "params.yaml"
 CODEOWNERS_LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
 MAX_REPORT_BYTES = 16 * 1024 * 1024
 

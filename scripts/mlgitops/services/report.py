@@ -21,12 +21,12 @@ from mlgitops.core.markdown.escape import code
 from mlgitops.core.markdown.report import HistoryPoint, ModelReport, Report, Revision
 from mlgitops.core.metrics import with_dropped_values
 from mlgitops.core.versioning import VersionEntry
+from mlgitops.defaults import DEFAULT_HISTORY
 from mlgitops.errors import InputError
 from mlgitops.io.workspace import Workspace
 from mlgitops.io.yaml_strict import parse_yaml, read_text
 
 DEFAULT_POLICY = Path("governance/policy.yaml")
-DEFAULT_HISTORY = 8
 MAX_METRICS_BYTES = 16 * 1024 * 1024
 DEFAULT_TARGETS = ("main", "master")
 NO_BASE = Revision("none", None, "none")
