@@ -100,15 +100,15 @@ def _directions(ws: Workspace, policy: Path | None) -> tuple[Directions, str | N
         if policy is not None:
             raise InputError(f"policy file {policy} not found")
         return None, None
-    from mlgitops.io.policy_loader import load_policy
+    from mlgitops.io.policy_loader import load_metric_directions
 
     try:
-        loaded = load_policy(path)
+        directions = load_metric_directions(path)
     except InputError as error:
         return None, (
             f"The policy could not be read, so changes have no direction: {code(str(error))}"
         )
-    lookup: Callable[[str], bool | None] = loaded.metric_direction
+    lookup: Callable[[str], bool | None] = directions.get
     return lookup, None
 
 
