@@ -11,4 +11,7 @@ DEFAULT_METRICS_FILE = "reports/metrics.json"
 DEFAULT_PARAMS_FILE = "params.yaml"
 DEFAULT_HISTORY = 8  # promoted versions in the report's history chart
 DEFAULT_GIT_REMOTE = "origin"
+# Where a baked repository keeps its dataset's DVC file and its description (license, source).
+DATA_DVC = "data/raw/data.csv.dvc"
+DATASET = "data/dataset.yaml"
 DEFAULT_COMMENT_KEY = "report"  # which sticky comment of a PR `mlgitops comment` edits
