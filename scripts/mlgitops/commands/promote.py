@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlgitops.core.tags import Version
 from mlgitops.defaults import DEFAULT_GIT_REMOTE
 from mlgitops.errors import InputError, Outcome, UsageError
 
@@ -89,6 +88,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def version_argument(text: str) -> str:
     """argparse type: a GTO version such as v1.2.0."""
+    from mlgitops.core.tags import Version  # on parsing, so that --help does without it
+
     try:
         return str(Version.parse(text))
     except ValueError as error:
