@@ -63,9 +63,9 @@ def _requested_command(argv: Sequence[str]) -> str | None:
     return None
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser with every command in full, or with `only` that one in full and the
-    others by name and summary (`only=""`: all by name and summary, for `--help`).
+def build_parser(only: str | None = None, *, others: bool = True) -> argparse.ArgumentParser:
+    """The parser with every command in full, or with `only` that one in full and, with
+    `others`, the rest by name and summary (`only=""`: all by name, for `--help`).
 
     Registering a command imports its module: `mlgitops report` does not pay for the
     imports of drift (scipy) or governance (jsonschema), and starts faster.
@@ -82,7 +82,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name, summary in COMMANDS.items():
         if only is None or name == only:
             importlib.import_module(f"mlgitops.commands.{name}").register(subparsers)
-        else:
+        elif others:
             subparsers.add_parser(name, help=summary)
     return parser
 
@@ -154,7 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_actions = os.environ.get("GITHUB_ACTIONS") == "true"
     command = _requested_command(argv)
     try:
-        parser = build_parser(command or "")
+        # The other commands' names are needed only to list them (--help, no or an unknown
+        # command); each costs a parser, which `--version` and `<command>` do without.
+        version_only = command is None and "--version" in argv and not {"-h", "--help"} & {*argv}
+        parser = build_parser(command or "", others=command is None and not version_only)
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help(sys.stderr)
