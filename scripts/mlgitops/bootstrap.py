@@ -15,12 +15,12 @@ from pathlib import Path
 
 import yaml
 
-from mlgitops import proc
+from mlgitops import defaults, proc
 from mlgitops.errors import InputError, Location
 
 DATA = Path("data/raw/data.csv")
-DATA_DVC = Path("data/raw/data.csv.dvc")
-DATASET = Path("data/dataset.yaml")
+DATA_DVC = Path(defaults.DATA_DVC)
+DATASET = Path(defaults.DATASET)
 PYPROJECT = Path("pyproject.toml")
 REMOTE_NAME = "storage"
 INITIAL_MESSAGE = "Initial commit: repository from ml-gitops-template, data tracked by DVC"

@@ -10,8 +10,8 @@ Exit codes are part of the public interface:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
@@ -28,9 +28,12 @@ class Outcome(Enum):
     GATE_FAILED = "gate failed"  # the verdict is no: a rule failed, drift was found
 
 
-@dataclass(frozen=True)
-class Location:
-    """Where a problem is: a file, and optionally a line and a key inside it."""
+class Location(NamedTuple):
+    """Where a problem is: a file, and optionally a line and a key inside it.
+
+    A NamedTuple, not a dataclass: every command imports this module, and `dataclasses`
+    (with `inspect` behind it) would add a tenth of the CLI's start-up to `--help`.
+    """
 
     file: str
     line: int | None = None

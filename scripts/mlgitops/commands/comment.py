@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from mlgitops.defaults import DEFAULT_COMMENT_KEY as DEFAULT_KEY
 from mlgitops.errors import InputError, Location, Outcome, UsageError
-from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
-from mlgitops.services.comment import DEFAULT_KEY, check_key, upsert_sticky_comment
+
+if TYPE_CHECKING:
+    from mlgitops.github.actions import ActionsSettings
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # more is not a report; refuse rather than load it
 STEP_SUMMARY_LIMIT = 1024 * 1024  # GitHub refuses a step summary over 1 MiB
@@ -82,7 +85,9 @@ def summary_url(settings: ActionsSettings) -> str | None:
 
 def run(args: argparse.Namespace) -> Outcome:
     """Post or update the sticky comment; print its URL."""
+    from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
     from mlgitops.github.client import connect  # PyGithub loads only for this command
+    from mlgitops.services.comment import check_key, upsert_sticky_comment
 
     key = check_key(args.key)
     settings = ActionsSettings.from_environ()

@@ -7,12 +7,6 @@ import tempfile
 from pathlib import Path
 
 from mlgitops.errors import InputError, Location, Outcome
-from mlgitops.services.lifecycle import (
-    Lifecycle,
-    default_template_dir,
-    prepare_environment,
-    prepare_workdir,
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,6 +40,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     """Run the lifecycle and print what a user would see on GitHub."""
+    # Imported here, not above: the lifecycle pulls in the GitHub double and the template
+    # tools, which `mlgitops demo --help` and the other commands do not need.
+    from mlgitops.services.lifecycle import (
+        Lifecycle,
+        default_template_dir,
+        prepare_environment,
+        prepare_workdir,
+    )
+
     template_dir = args.template or default_template_dir()
     if not (template_dir / "cookiecutter.json").is_file():
         raise InputError(

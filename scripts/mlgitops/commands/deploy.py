@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 from mlgitops.commands.promote import add_common_arguments, version_argument
 from mlgitops.commands.verify import add_verification_arguments, verification_from
 from mlgitops.errors import GateFailed, InputError, Location, Outcome, UsageError
-from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
 
 if TYPE_CHECKING:
+    from mlgitops.github.actions import ActionsSettings
     from mlgitops.services.deploy import DeployHost
 
 
@@ -112,6 +112,7 @@ def check(root: Path) -> Outcome:
 def run(args: argparse.Namespace) -> Outcome:
     """Gate, publish, render, tag and open the deploy PR (or only check deploy/)."""
     from mlgitops.commands.promote import build_promoter
+    from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
     from mlgitops.io.git import Git
     from mlgitops.services.deploy import (
         Deployer,

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 from mlgitops.errors import InputError, Location, Outcome, UsageError
-from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
 
 # pandas and scipy are imported by `run` only: every other command starts without them.
 DEFAULT_DATA_PATH = "data/raw/data.csv"
@@ -122,6 +121,7 @@ def run(args: argparse.Namespace) -> Outcome:
     """Compute drift, print or write the report, and open/update the issue if asked."""
     from mlgitops.core.drift import report_to_dict
     from mlgitops.core.markdown.drift import render_markdown
+    from mlgitops.github.actions import ActionsSettings, append_step_summary, set_output
     from mlgitops.services import drift as service
 
     settings = ActionsSettings.from_environ()

@@ -13,22 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from mlgitops.core.governance.results import failure_annotations, to_json, verdict_line
-from mlgitops.core.markdown.governance import render_markdown
-from mlgitops.core.policy import DEFAULT_POLICY_PATH
+from mlgitops.defaults import DEFAULT_METRICS_FILE, DEFAULT_PARAMS_FILE, DEFAULT_POLICY_PATH
 from mlgitops.errors import Outcome, UsageError
-from mlgitops.github.actions import (
-    ActionsSettings,
-    append_step_summary,
-    format_annotation,
-    set_output,
-)
-from mlgitops.services.governance import (
-    DEFAULT_METRICS_FILE,
-    DEFAULT_PARAMS_FILE,
-    GovernOptions,
-    govern,
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,6 +58,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     """Evaluate the policy; print the verdict, annotations and job summary."""
+    # Imported here, not above: `mlgitops govern --help` and the other commands need none.
+    from mlgitops.core.governance.results import failure_annotations, to_json, verdict_line
+    from mlgitops.core.markdown.governance import render_markdown
+    from mlgitops.github.actions import (
+        ActionsSettings,
+        append_step_summary,
+        format_annotation,
+        set_output,
+    )
+    from mlgitops.services.governance import GovernOptions, govern
+
     settings = ActionsSettings.from_environ()
     root = Path(args.repo)
     if not root.is_dir():

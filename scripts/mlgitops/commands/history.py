@@ -10,12 +10,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlgitops.core.markdown.history import render_history_md as render_md
-from mlgitops.core.versioning import artifacts_in_tags, build_history, history_to_dict
+from mlgitops.defaults import DEFAULT_GIT_REMOTE
 from mlgitops.errors import MlgitopsError, Outcome, UsageError
-from mlgitops.io.workspace import Workspace
-from mlgitops.services.promotion.promoter import DEFAULT_GIT_REMOTE
+
+if TYPE_CHECKING:
+    from mlgitops.io.workspace import Workspace
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,6 +49,11 @@ def run(args: argparse.Namespace) -> Outcome:
     if args.model_name and args.model and args.model_name != args.model:
         raise UsageError(f"two models given: {args.model_name!r} and --model {args.model!r}")
     model = args.model or args.model_name
+    # Imported here, not above: `mlgitops history --help` and the other commands need none.
+    from mlgitops.core.markdown.history import render_history_md as render_md
+    from mlgitops.core.versioning import artifacts_in_tags, build_history, history_to_dict
+    from mlgitops.io.workspace import Workspace
+
     ws = Workspace.open(args.repo)
     refs = ws.tags(fetch_from=args.remote if args.fetch else None)
     if model:

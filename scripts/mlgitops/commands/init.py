@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlgitops.bootstrap import init_repository
 from mlgitops.errors import Outcome
 
 
@@ -36,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     """Initialise the repository at `args.path`; prints what was done."""
+    from mlgitops.bootstrap import init_repository  # YAML, TOML: not for the other commands
+
     result = init_repository(Path(args.path), args.remote_url, commit=not args.no_commit)
     if result.actions:
         for action in result.actions:

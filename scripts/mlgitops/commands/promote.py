@@ -11,26 +11,20 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlgitops.attest.signing import Signing, choose_signing, unsigned_reason
-from mlgitops.core.tags import Version
+from mlgitops.defaults import DEFAULT_GIT_REMOTE
 from mlgitops.errors import InputError, Outcome, UsageError
-from mlgitops.github.actions import (
-    ActionsSettings,
-    annotate,
-    append_step_summary,
-    set_output,
-)
-from mlgitops.io.workspace import Workspace
-from mlgitops.services.promotion.host import ReleaseHost
-from mlgitops.services.promotion.promoter import (
-    DEFAULT_GIT_REMOTE,
-    DataPolicy,
-    Promoter,
-    PromotionResult,
-)
-from mlgitops.services.promotion.release import Repository
-from mlgitops.services.promotion.settings import read_policy, release_settings
+
+# The services, the workspace (YAML, DVC) and the Actions writer are imported where they
+# are used, so that `mlgitops promote --help`, and `rollback` and `deploy` which build on
+# this parser, start without them.
+if TYPE_CHECKING:
+    from mlgitops.attest.signing import Signing
+    from mlgitops.github.actions import ActionsSettings
+    from mlgitops.io.workspace import Workspace
+    from mlgitops.services.promotion.host import ReleaseHost
+    from mlgitops.services.promotion.promoter import Promoter, PromotionResult
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -94,6 +88,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def version_argument(text: str) -> str:
     """argparse type: a GTO version such as v1.2.0."""
+    from mlgitops.core.tags import Version  # on parsing, so that --help does without it
+
     try:
         return str(Version.parse(text))
     except ValueError as error:
@@ -121,6 +117,11 @@ def connect_host(settings: ActionsSettings) -> ReleaseHost | None:
 
 def build_promoter(args: argparse.Namespace, settings: ActionsSettings, *, api: bool) -> Promoter:
     """The promoter over ONE workspace for this command."""
+    from mlgitops.io.workspace import Workspace
+    from mlgitops.services.promotion.promoter import DataPolicy, Promoter
+    from mlgitops.services.promotion.release import Repository
+    from mlgitops.services.promotion.settings import read_policy, release_settings
+
     ws = Workspace.open(args.repo)
     if getattr(args, "repair_remote", False) and getattr(args, "no_push", False):
         raise UsageError("--repair-remote uploads to the remote; it cannot go with --no-push")
@@ -149,6 +150,8 @@ def head_commit(ws: Workspace) -> str:
 
 def publish(settings: ActionsSettings, results: list[PromotionResult]) -> None:
     """Step outputs and a job summary line per model."""
+    from mlgitops.github.actions import append_step_summary, set_output
+
     if not results:
         return
     set_output(settings, "status", ",".join(sorted({r.status for r in results})))
@@ -165,6 +168,9 @@ def publish(settings: ActionsSettings, results: list[PromotionResult]) -> None:
 
 
 def run(args: argparse.Namespace) -> Outcome:
+    from mlgitops.attest.signing import choose_signing, unsigned_reason
+    from mlgitops.github.actions import ActionsSettings, annotate
+
     settings = ActionsSettings.from_environ()
     # A missing key file is an error before anything is tagged, not after.
     signing = choose_signing(args.signing_key, os.environ) if not args.dry_run else None

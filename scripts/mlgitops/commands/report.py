@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from mlgitops.core.diff import Change
-from mlgitops.core.markdown.report import all_deltas, render_report, report_to_dict, verdict
+from mlgitops.defaults import DEFAULT_HISTORY
 from mlgitops.errors import Outcome
-from mlgitops.github.actions import ActionsSettings, set_output
-from mlgitops.io.workspace import Workspace
-from mlgitops.services.report import DEFAULT_HISTORY, ReportRequest, build_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,6 +58,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> Outcome:
     """Write the report; exit 0 (the report informs, `mlgitops govern` gates)."""
+    # Imported here, not above: `mlgitops report --help` and the other commands need none.
+    import json
+
+    from mlgitops.core.diff import Change
+    from mlgitops.core.markdown.report import all_deltas, render_report, report_to_dict, verdict
+    from mlgitops.github.actions import ActionsSettings, set_output
+    from mlgitops.io.workspace import Workspace
+    from mlgitops.services.report import ReportRequest, build_report
+
     ws = Workspace.open(args.repo)
     request = ReportRequest(
         base=args.base,

@@ -10,7 +10,6 @@ import argparse
 
 from mlgitops.commands.promote import add_common_arguments, build_promoter, head_commit, publish
 from mlgitops.errors import Outcome, UsageError
-from mlgitops.github.actions import ActionsSettings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> Outcome:
     """Exit 0 when the stage was re-pointed (or would be, with --dry-run); 2 when there is
     nothing to roll back to or the request is wrong."""
+    from mlgitops.github.actions import ActionsSettings  # not needed for --help
+
     settings = ActionsSettings.from_environ()
     promoter = build_promoter(args, settings, api=False)
     models = promoter.ws.models_to_release(head_commit(promoter.ws), args.model)

@@ -9,14 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlgitops.core.policy import DEFAULT_POLICY_PATH
+from mlgitops.defaults import DEFAULT_PARAMS_FILE, DEFAULT_POLICY_PATH
 from mlgitops.errors import InputError, Outcome
-from mlgitops.github.actions import ActionsSettings, print_error
-from mlgitops.io.git import Git
-from mlgitops.io.model_card import load_model_card, model_card_problems
-from mlgitops.io.policy_loader import MAX_POLICY_BYTES, policy_from_document, policy_problems
-from mlgitops.io.workspace import Workspace, confine
-from mlgitops.io.yaml_strict import load_params, load_yaml
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--policy", default=DEFAULT_POLICY_PATH, metavar="FILE")
-    parser.add_argument("--params", default="params.yaml", metavar="FILE")
+    parser.add_argument("--params", default=DEFAULT_PARAMS_FILE, metavar="FILE")
     parser.add_argument(
         "--model-card",
         metavar="FILE",
@@ -43,6 +37,12 @@ def collect_problems(
     root: Path, policy_file: str, params_file: str, card_file: str | None
 ) -> tuple[list[InputError], list[str]]:
     """(problems, names of the files found valid)."""
+    # Imported here, not above: `mlgitops validate --help` and the other commands need none.
+    from mlgitops.io.model_card import load_model_card, model_card_problems
+    from mlgitops.io.policy_loader import MAX_POLICY_BYTES, policy_from_document, policy_problems
+    from mlgitops.io.workspace import confine
+    from mlgitops.io.yaml_strict import load_params, load_yaml
+
     problems: list[InputError] = []
     valid: list[str] = []
     policy_card: str | None = None
@@ -80,6 +80,9 @@ def collect_problems(
 def _model_cards(root: Path, default: str) -> list[str]:
     """The card of every model `govern` checks: each dvc.yaml artifact with a metrics file
     (its `meta.card`, else the policy's card), or the policy's card alone."""
+    from mlgitops.io.git import Git
+    from mlgitops.io.workspace import Workspace
+
     ws = Workspace(Git(root))
     artifacts = ws.declared_models(None) if (root / "dvc.yaml").is_file() else ()
     cards: list[str] = []
@@ -92,6 +95,8 @@ def _model_cards(root: Path, default: str) -> list[str]:
 
 def run(args: argparse.Namespace) -> Outcome:
     """Validate the three files; print every problem."""
+    from mlgitops.github.actions import ActionsSettings, print_error
+
     settings = ActionsSettings.from_environ()
     problems, valid = collect_problems(Path(args.repo), args.policy, args.params, args.model_card)
     for name in valid:

@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlgitops.defaults import DEFAULT_POLICY_PATH
 from mlgitops.errors import Location
 
 POLICY_VERSIONS = (1,)
-DEFAULT_POLICY_PATH = "governance/policy.yaml"
 
 PathKey = tuple[str | int, ...]
 

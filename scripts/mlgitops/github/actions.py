@@ -6,10 +6,8 @@ locally (every variable is optional, and outputs are skipped when unset).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +62,8 @@ class ActionsSettings:
         """The webhook payload that triggered the run ({} when there is none)."""
         if self.event_path is None:
             return {}
+        import json  # only commands that read the event need it; the rest start faster
+
         try:
             payload = json.loads(self.event_path.read_text(encoding="utf-8"))
         except FileNotFoundError as error:
@@ -94,7 +94,8 @@ def set_output(settings: ActionsSettings, name: str, value: str) -> None:
     """Write a step output with a random delimiter, so a value cannot inject others."""
     if settings.output_path is None:
         return
-    delimiter = f"ghadelimiter_{uuid.uuid4()}"
+    # 128 random bits, as uuid4 has, without importing uuid (and platform) at start-up.
+    delimiter = f"ghadelimiter_{os.urandom(16).hex()}"
     with settings.output_path.open("a", encoding="utf-8") as handle:
         handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 

@@ -22,7 +22,6 @@ from mlgitops.core.policy import (
     ReleasePolicy,
 )
 from mlgitops.errors import InputError, Location
-from mlgitops.io.schema import load_schema, schema_errors
 from mlgitops.io.yaml_strict import YamlDocument, describe, load_yaml
 
 MAX_POLICY_BYTES = 64 * 1024
@@ -30,40 +29,15 @@ MAX_POLICY_BYTES = 64 * 1024
 
 def policy_problems(document: YamlDocument) -> list[InputError]:
     """Every problem of a parsed policy: version, schema, then cross-field checks."""
+    # Imported here: `mlgitops report` reads the policy (`load_metric_directions`) without
+    # JSON Schema, whose import alone costs it a tenth of a second.
+    from mlgitops.io.schema import load_schema, schema_errors
+
+    version_problem = _version_problem(document)
+    if version_problem is not None:
+        return [version_problem]
     data = document.data
-    if not isinstance(data, dict):
-        return [
-            InputError(
-                f"expected a mapping at the top level, got {describe(data)}",
-                location=Location(document.file, document.line_of()),
-            )
-        ]
-    if "version" not in data:
-        return [
-            InputError(
-                "missing required key 'version'",
-                location=Location(document.file, 1, "version"),
-                hint=f"add 'version: {POLICY_VERSIONS[-1]}' as the first line",
-            )
-        ]
-    version = data["version"]
-    if isinstance(version, bool) or not isinstance(version, int):
-        return [
-            InputError(
-                f"expected an integer, got {describe(version)}",
-                location=document.location("version"),
-            )
-        ]
-    if version not in POLICY_VERSIONS:
-        supported = ", ".join(str(v) for v in POLICY_VERSIONS)
-        return [
-            InputError(
-                f"unsupported policy version {version}; this mlgitops reads version {supported}",
-                location=document.location("version"),
-                hint="upgrade mlgitops, or write the policy in a supported version",
-            )
-        ]
-    problems = schema_errors(document, load_schema(f"policy-v{version}"))
+    problems = schema_errors(document, load_schema(f"policy-v{data['version']}"))
     if problems:
         return problems
     for name, rule in data["metrics"].items():
@@ -76,6 +50,36 @@ def policy_problems(document: YamlDocument) -> list[InputError]:
                 )
             )
     return problems
+
+
+def _version_problem(document: YamlDocument) -> InputError | None:
+    """What is wrong with the top level or the `version:` of a policy, if anything."""
+    data = document.data
+    if not isinstance(data, dict):
+        return InputError(
+            f"expected a mapping at the top level, got {describe(data)}",
+            location=Location(document.file, document.line_of()),
+        )
+    if "version" not in data:
+        return InputError(
+            "missing required key 'version'",
+            location=Location(document.file, 1, "version"),
+            hint=f"add 'version: {POLICY_VERSIONS[-1]}' as the first line",
+        )
+    version = data["version"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        return InputError(
+            f"expected an integer, got {describe(version)}",
+            location=document.location("version"),
+        )
+    if version not in POLICY_VERSIONS:
+        supported = ", ".join(str(v) for v in POLICY_VERSIONS)
+        return InputError(
+            f"unsupported policy version {version}; this mlgitops reads version {supported}",
+            location=document.location("version"),
+            hint="upgrade mlgitops, or write the policy in a supported version",
+        )
+    return None
 
 
 def policy_from_document(document: YamlDocument) -> Policy:
@@ -165,3 +169,32 @@ def load_policy(path: Path | str = DEFAULT_POLICY_PATH, *, file: str | None = No
     """
     document = load_yaml(path, file=file, max_bytes=MAX_POLICY_BYTES)
     return policy_from_document(document)
+
+
+def load_metric_directions(path: Path | str) -> dict[str, bool]:
+    """`higher_is_better` of each metric rule of a policy: what `mlgitops report` needs.
+
+    Strict YAML, the version, and the `metrics:` entries as far as they are read here;
+    not the whole policy against its JSON Schema (`govern` and `validate` check that):
+    importing and compiling the schema cost the report more CPU than all its rendering.
+    Raises InputError with file, line and key.
+    """
+    document = load_yaml(path, max_bytes=MAX_POLICY_BYTES)
+    problem = _version_problem(document)
+    if problem is not None:
+        raise problem
+    metrics = document.data.get("metrics")
+    if not isinstance(metrics, dict):
+        raise InputError(
+            f"expected a mapping, got {describe(metrics)}", location=document.location("metrics")
+        )
+    directions: dict[str, bool] = {}
+    for name, rule in metrics.items():
+        higher = rule.get("higher_is_better") if isinstance(rule, dict) else None
+        if not isinstance(higher, bool):
+            raise InputError(
+                f"expected true or false, got {describe(higher)}",
+                location=document.location("metrics", str(name), "higher_is_better"),
+            )
+        directions[str(name)] = higher
+    return directions

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 
 from mlgitops.core.markdown import escape
 from mlgitops.core.markdown.truncate import cut
+from mlgitops.defaults import DEFAULT_COMMENT_KEY
 from mlgitops.errors import UsageError
 
 if TYPE_CHECKING:  # PyGithub loads only when a command talks to GitHub
     from mlgitops.github.client import Comment, GitHubHost
 
 COMMENT_LIMIT = 65_536  # GitHub's maximum comment body, in characters
-DEFAULT_KEY = "report"
+DEFAULT_KEY = DEFAULT_COMMENT_KEY
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgitops.bootstrap import DATA_DVC, DATASET
 from mlgitops.core.governance import rules
 from mlgitops.core.governance.codeowners import CodeownersRule
 from mlgitops.core.governance.facts import (
@@ -33,6 +32,7 @@ from mlgitops.core.governance.results import Finding, RuleResult
 from mlgitops.core.metrics import flatten as flatten_mapping
 from mlgitops.core.model_card import card_metrics
 from mlgitops.core.policy import DEFAULT_POLICY_PATH, Policy
+from mlgitops.defaults import DATA_DVC, DATASET, DEFAULT_METRICS_FILE, DEFAULT_PARAMS_FILE
 from mlgitops.errors import InputError, Location, ToolError
 from mlgitops.io.git import FETCH_DEPTH_HINT
 from mlgitops.io.model_card import load_model_card, model_card_problems
@@ -46,8 +46,6 @@ from mlgitops.io.yaml_strict import (
     parse_yaml,
 )
 
-DEFAULT_METRICS_FILE = "reports/metrics.json"
-DEFAULT_PARAMS_FILE = "params.yaml"
 CODEOWNERS_LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
 MAX_REPORT_BYTES = 16 * 1024 * 1024
 
@@ -305,8 +303,8 @@ def dvc_files(root: Path, files: tuple[GitFile, ...]) -> tuple[DvcFile, ...]:
         line = document.line_of("meta", "license") if license_ is not None else 1
         # `mlgitops init` copies `license:` of data/dataset.yaml into this file's meta.
         stated_in = None
-        if file.path == DATA_DVC.as_posix() and (root / DATASET).is_file():
-            stated_in = DATASET.as_posix()
+        if file.path == DATA_DVC and (root / DATASET).is_file():
+            stated_in = DATASET
         found.append(DvcFile(file.path, license_, line, stated_in))
     return tuple(found)
 

@@ -21,12 +21,12 @@ from mlgitops.core.markdown.escape import code
 from mlgitops.core.markdown.report import HistoryPoint, ModelReport, Report, Revision
 from mlgitops.core.metrics import with_dropped_values
 from mlgitops.core.versioning import VersionEntry
+from mlgitops.defaults import DEFAULT_HISTORY
 from mlgitops.errors import InputError
 from mlgitops.io.workspace import Workspace
 from mlgitops.io.yaml_strict import parse_yaml, read_text
 
 DEFAULT_POLICY = Path("governance/policy.yaml")
-DEFAULT_HISTORY = 8
 MAX_METRICS_BYTES = 16 * 1024 * 1024
 DEFAULT_TARGETS = ("main", "master")
 NO_BASE = Revision("none", None, "none")
@@ -100,15 +100,15 @@ def _directions(ws: Workspace, policy: Path | None) -> tuple[Directions, str | N
         if policy is not None:
             raise InputError(f"policy file {policy} not found")
         return None, None
-    from mlgitops.io.policy_loader import load_policy
+    from mlgitops.io.policy_loader import load_metric_directions
 
     try:
-        loaded = load_policy(path)
+        directions = load_metric_directions(path)
     except InputError as error:
         return None, (
             f"The policy could not be read, so changes have no direction: {code(str(error))}"
         )
-    lookup: Callable[[str], bool | None] = loaded.metric_direction
+    lookup: Callable[[str], bool | None] = directions.get
     return lookup, None
 
 

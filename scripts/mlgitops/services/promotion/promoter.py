@@ -33,6 +33,7 @@ from mlgitops.core.versioning import (
     next_version,
     plan_assignment,
 )
+from mlgitops.defaults import DEFAULT_GIT_REMOTE
 from mlgitops.errors import InputError, Location, ToolError
 from mlgitops.io.git import TagConflict
 from mlgitops.io.workspace import Workspace
@@ -53,7 +54,6 @@ from mlgitops.services.promotion.release import (
 from mlgitops.services.promotion.settings import POLICY_FILE, ReleaseSettings
 from mlgitops.services.promotion.tagging import TagObject, make_tag, push_tags
 
-DEFAULT_GIT_REMOTE = "origin"
 MAX_PUSH_ATTEMPTS = 5
 
 Log = Callable[[str], None]
