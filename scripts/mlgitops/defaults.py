@@ -15,3 +15,5 @@ DEFAULT_GIT_REMOTE = "origin"
 DATA_DVC = "data/raw/data.csv.dvc"
 DATASET = "data/dataset.yaml"
 DEFAULT_COMMENT_KEY = "report"  # which sticky comment of a PR `mlgitops comment` edits
+# Who issues the OIDC tokens of GitHub Actions: the issuer of its keyless signatures.
+GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com"

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlgitops.defaults import GITHUB_OIDC_ISSUER as GITHUB_OIDC_ISSUER  # re-exported
 from mlgitops.errors import InputError, Location, ToolError, UsageError
 
 # GitHub Actions sets these when the job has `permissions: id-token: write`.
 ACTIONS_OIDC_ENV = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com"
 
 
 @dataclass(frozen=True)

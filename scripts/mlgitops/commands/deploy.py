@@ -20,7 +20,6 @@ cluster is contacted: merging the PR is what Argo CD or Flux applies.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -153,6 +152,8 @@ def run(args: argparse.Namespace) -> Outcome:
             print("deploy.auto_stage is not set in the policy: nothing to deploy")
             set_output(settings, "action", "none")
             return Outcome.DONE
+        import dataclasses  # here: `deploy --help` starts without it
+
         request = dataclasses.replace(request, dry_run=args.dry_run)
     else:
         request = DeployRequest(

@@ -21,13 +21,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlgitops.attest.signing import (
-    GITHUB_OIDC_ISSUER,
-    IdentityVerification,
-    KeyVerification,
-    Verification,
-)
+from mlgitops.defaults import GITHUB_OIDC_ISSUER
+
+# The signing library's types are imported where they are used, so that `verify --help`
+# and `deploy --help` (which takes these arguments) start without them.
+if TYPE_CHECKING:
+    from mlgitops.attest.signing import Verification
 from mlgitops.errors import GateFailed, InputError, Location, Outcome, UsageError
 
 
@@ -94,6 +95,8 @@ def add_verification_arguments(parser: argparse.ArgumentParser, *, gate: bool = 
 
 def verification_from(args: argparse.Namespace, *, required: bool = True) -> Verification | None:
     """The key or identity the arguments name; None (when not `required`) if neither."""
+    from mlgitops.attest.signing import IdentityVerification, KeyVerification
+
     if args.identity:
         return IdentityVerification(args.identity, args.issuer, args.trust_config)
     key = args.key or (Path(os.environ["MLGITOPS_VERIFY_KEY"]) if os.environ.get(
