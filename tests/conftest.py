@@ -70,7 +70,8 @@ def localhub() -> Iterator[LocalHub]:
 
 # The longest test files first, so that two workers (`--dist loadfile`) do not end the
 # run with one of them alone on a long file; the demo before the files that read it.
-# Measured with `--durations`; the rest keep their order after these.
+# Measured with `--durations`; the rest keep their order after these, and the files that
+# read the demo's run come last, when it is long done (else a worker waits for it).
 LONGEST_FIRST = (
     "tests/integration/test_demo.py",
     "tests/template/test_runnable.py",
@@ -79,16 +80,17 @@ LONGEST_FIRST = (
     "tests/integration/test_attest.py",
     "tests/template/test_policy_govern.py",
     "tests/integration/test_deploy_baked.py",
-    "tests/render/test_bodies.py",
     "tests/serving/test_serve.py",
     "tests/workflows/test_pull_data.py",
     "tests/template/test_model_card_text.py",
 )
+LAST = ("tests/render/test_bodies.py",)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    stale = [path for path in LONGEST_FIRST if not (config.rootpath / path).is_file()]
+    stale = [p for p in (*LONGEST_FIRST, *LAST) if not (config.rootpath / p).is_file()]
     if stale:  # a renamed file would silently lose its place
-        raise pytest.UsageError(f"tests/conftest.py LONGEST_FIRST names no file: {stale}")
+        raise pytest.UsageError(f"tests/conftest.py LONGEST_FIRST or LAST names no file: {stale}")
     rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+    rank.update((path, len(LONGEST_FIRST) + 1) for path in LAST)
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(LONGEST_FIRST)))

@@ -10,8 +10,8 @@ predict with a promoted version, which must first verify (its signature and prov
 as `mlgitops verify` checks them) and is then fetched through DVC and checked against
 its dvc.lock:
 
-    mlgitops predict --model {{ cookiecutter.model_name }}@v1.0.0 --key release.pub \\
-        --input new.csv --output predictions.csv
+    mlgitops predict --model {{ cookiecutter.model_name }}@v1.0.0 \\
+        --key release.pub --input new.csv --output predictions.csv
 
 (`--identity ID` instead of `--key` for a version signed keyless in GitHub Actions.)
 
