@@ -4,7 +4,8 @@ Usage: python scripts/bench/serve.py [--requests 300] [--trees N] [--repo DIR]
 
 Bakes the default answers (or uses --repo, a trained repository with `<model>@v1.0.0`),
 trains, pushes and registers v1.0.0, then measures side by side on one row of the test
-split, with one HTTP client library (requests, keep-alive sessions) for both servers:
+split, with one load generator for both servers (`Connection`: one keep-alive `http.client`
+connection per client, bodies encoded once):
 
 - the floor: `model.predict` of one row in this process, and the same row through the
   input schema check and `predict_table` (labels and probabilities from one model pass);
@@ -13,7 +14,8 @@ split, with one HTTP client library (requests, keep-alive sessions) for both ser
   pass each, as `mlgitops serve` makes), each with adaptive batching
   off and on (`max_batch_size` 8, `max_batch_time` 0.01 s): one client p50 / p99 and
   requests per second, 8 concurrent clients requests per second (and whether every
-  answer equals the in-process one), a request of 100 rows;
+  answer equals the in-process one; the CPU time the server and the load generator spent
+  per request), a request of 100 rows;
 - cold start (fetch + load + ready, from `start_server`), resident memory of the server.
 
 The cases run interleaved (floor, schema check, our server, plain MLServer, one request
@@ -27,22 +29,24 @@ average printed first.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 import psutil
-import requests
 from _common import ENV, ROOT
 
 from mlgitops.core.input_schema import validate_columns
@@ -111,27 +115,79 @@ def proba_of(answer: dict[str, Any]) -> list[float]:
     return next(o["data"] for o in answer["outputs"] if o["name"] == "predict_proba")
 
 
-def concurrent(url: str, rows: list[tuple[bytes, list[float]]], count: int) -> tuple[float, int]:
-    """Requests per second with CLIENTS threads; and how many answers were not their own."""
+class Connection:
+    """One persistent HTTP/1.1 connection to a 127.0.0.1 server (`http.client`).
+
+    The load generator must cost the machine little next to the server it measures: no
+    connection set-up per request, bodies encoded once, one `send` per request (headers
+    and body together, so no Nagle / delayed-ACK stall), the answer read as bytes.
+    """
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.hostname != "127.0.0.1":
+            raise SystemExit(f"load goes to 127.0.0.1 only, not {parts.hostname}")
+        self.path = parts.path
+        self._http = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=30)
+
+    def post(self, payload: bytes) -> bytes:
+        self._http.request("POST", self.path, body=payload, headers=JSON)
+        response = self._http.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            raise SystemExit(f"{self.path} answered {response.status}: {answer[:500]!r}")
+        return answer
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def ready(url: str) -> bool:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=1)
+    try:
+        connection.request("GET", parts.path)
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def concurrent(
+    url: str, rows: list[tuple[bytes, list[float]]], count: int
+) -> tuple[float, int, float]:
+    """CLIENTS threads, each on its own keep-alive connection, all started together:
+    requests per second, how many answers were not their own, and the load generator's
+    CPU time per request (ms; it shares the 2 cores with the server)."""
+    start = threading.Barrier(CLIENTS + 1)
 
     def client(offset: int) -> tuple[int, int]:
-        session = requests.Session()
+        connection = Connection(url)
+        connection.post(rows[offset][0])  # connected and warm before the clock starts
         done = wrong = 0
+        start.wait()
         deadline = time.monotonic() + DEADLINE_S
-        for index in range(count):
-            payload, expected = rows[(offset + index * CLIENTS) % len(rows)]
-            answer = session.post(url, data=payload, headers=JSON, timeout=30).json()
-            done += 1
-            wrong += proba_of(answer) != expected
-            if time.monotonic() > deadline:
-                break
+        try:
+            for index in range(count):
+                payload, expected = rows[(offset + index * CLIENTS) % len(rows)]
+                answer = json.loads(connection.post(payload))
+                done += 1
+                wrong += proba_of(answer) != expected
+                if time.monotonic() > deadline:
+                    break
+        finally:
+            connection.close()
         return done, wrong
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as pool:
-        results = list(pool.map(client, range(CLIENTS)))
-    elapsed = time.perf_counter() - started
-    return sum(d for d, _ in results) / elapsed, sum(w for _, w in results)
+        futures = [pool.submit(client, offset) for offset in range(CLIENTS)]
+        start.wait()
+        started, cpu = time.perf_counter(), time.process_time()
+        results = [future.result() for future in futures]
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    done = sum(d for d, _ in results)
+    return done / elapsed, sum(w for _, w in results), cpu / done * 1000
 
 
 def start_plain(
@@ -168,11 +224,8 @@ def start_plain(
             raise SystemExit(
                 f"plain MLServer exited: {(workdir / 'mlserver.log').read_text()[-2000:]}"
             )
-        try:
-            if requests.get(f"{base}/v2/models/{model}/ready", timeout=1).status_code == 200:
-                return process, base, time.perf_counter() - started
-        except requests.ConnectionError:
-            pass
+        if ready(f"{base}/v2/models/{model}/ready"):
+            return process, base, time.perf_counter() - started
         time.sleep(0.05)
     process.kill()
     raise SystemExit("plain MLServer was not ready in 60 s")
@@ -180,6 +233,12 @@ def start_plain(
 
 def rss_mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def timed(call: Callable[[], object]) -> float:
@@ -204,7 +263,7 @@ def measure_interleaved(
     row = test.iloc[[0]]
     columns = {c: row[c].tolist() for c in row.columns}
     hundred = test.head(100)
-    sessions = {name: requests.Session() for name in servers}
+    connections = {name: Connection(url) for name, (url, _, _) in servers.items()}
     one = {name: encoded(row, plain) for name, (_, _, plain) in servers.items()}
     many = {name: encoded(hundred, plain) for name, (_, _, plain) in servers.items()}
 
@@ -213,8 +272,7 @@ def measure_interleaved(
         predict_table(model, schema, table)
 
     def post(name: str, payload: bytes) -> None:
-        response = sessions[name].post(servers[name][0], data=payload, headers=JSON, timeout=30)
-        response.raise_for_status()
+        connections[name].post(payload)
 
     calls: dict[str, Callable[[], object]] = {
         "floor": lambda: model.predict(row),
@@ -243,12 +301,17 @@ def measure_interleaved(
     }
     rates: dict[str, list[float]] = {name: [] for name in servers}
     wrong = dict.fromkeys(servers, 0)
+    client_cpu: dict[str, list[float]] = {name: [] for name in servers}
+    served: dict[str, list[float]] = {name: [] for name in servers}
     per_round = max(count // CLIENTS // 3, 10)
     for _ in range(3):  # alternate rounds of concurrent load
-        for name, (url, _, _) in servers.items():
-            rate, bad = concurrent(url, rows[name], per_round)
+        for name, (url, pid, _) in servers.items():
+            server_cpu = cpu_seconds(pid)
+            rate, bad, cost = concurrent(url, rows[name], per_round)
+            served[name].append((cpu_seconds(pid) - server_cpu) / (per_round * CLIENTS) * 1000)
             rates[name].append(rate)
             wrong[name] += bad
+            client_cpu[name].append(cost)
     results: dict[str, dict[str, Any]] = {}
     for name, values in samples.items():
         results[name] = {
@@ -261,6 +324,8 @@ def measure_interleaved(
         if name in servers:
             results[name]["rps8"] = statistics.median(rates[name])
             results[name]["wrong"] = wrong[name]
+            results[name]["client_ms"] = statistics.median(client_cpu[name])
+            results[name]["server_ms"] = statistics.median(served[name])
             results[name]["rss"] = rss_mib(servers[name][1])
     return results
 
@@ -284,7 +349,9 @@ def main() -> int:
             repo, model = args.repo.resolve(), args.model
         else:
             repo, model = prepare_repo(scratch / "bake", args.trees)
+        fetch_started = time.perf_counter()
         fetched = fetch_model_version(repo, f"{model}@v1.0.0", scratch / "fetched")
+        fetch_s = time.perf_counter() - fetch_started
         assert fetched.schema is not None and fetched.schema.target
         estimator = load_model(fetched.path)
         target = fetched.schema.target
@@ -334,21 +401,23 @@ def main() -> int:
     )
     print(
         "| case | 1 client p50 ms | p99 ms | p50 / floor | 1 client req/s | 8 clients req/s | "
-        "8 clients / floor rate | answers not their own | 100 rows p50 ms | RSS MiB | ready s |"
+        "8 clients / floor rate | answers not their own | server CPU ms / req | "
+        "load generator CPU ms / req | 100 rows p50 ms | RSS MiB | ready s |"
     )
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     print(
         f"| in-process `model.predict` (floor) | {floor['p50']:.2f} | {floor['p99']:.2f} | "
-        f"1.00 | {floor_rate:.0f} | | | | {floor['batch100']:.2f} | | |"
+        f"1.00 | {floor_rate:.0f} | | | | | | {floor['batch100']:.2f} | | |"
     )
     print(
         f"| in-process, schema check + `predict_table` | {checked['p50']:.2f} | "
-        f"{checked['p99']:.2f} | {checked['p50'] / floor['p50']:.2f} | | | | | | | |"
+        f"{checked['p99']:.2f} | {checked['p50'] / floor['p50']:.2f} | | | | | | | | | |"
     )
     for r in results:
         print(
             f"| {r['name']} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p50'] / floor['p50']:.2f} | "
             f"{r['rps1']:.0f} | {r['rps8']:.0f} | {r['rps8'] / floor_rate:.2f} | {r['wrong']} | "
+            f"{r['server_ms']:.2f} | {r['client_ms']:.2f} | "
             f"{r['batch100']:.2f} | {r['rss']:.0f} | {cold[r['name']]:.2f} |"
         )
     by_name = {r["name"]: r for r in results}
@@ -361,7 +430,11 @@ def main() -> int:
         )
     print(
         "\n`ready s`: mlgitops serve from the call (fetch through DVC + settings + start + model "
-        "ready); plain MLServer from process start to model ready (its files already local)."
+        "ready); plain MLServer from process start to model ready (its files already local). "
+        f"The fetch alone (DVC, md5 check): {fetch_s:.2f} s.\n`server CPU ms / req`: the "
+        "server process's CPU time over the 8-client rounds per answered request; "
+        "`load generator CPU ms / req`: this process's (8 client threads, JSON decoding and "
+        "the comparison included), small next to it so the rate is the server's."
     )
     return 0
 

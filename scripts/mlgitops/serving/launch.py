@@ -104,11 +104,28 @@ def _json_problem(body: bytes) -> str | None:
     return None
 
 
+async def _load_settings(folder: str) -> tuple[Any, list[Any]]:
+    """settings.json and the model settings under `folder`, read as `mlserver start` reads
+    them, without importing `mlserver.cli`: its package imports MLServer's batch client
+    and tritonclient, half a second of a cold start a server never uses."""
+    from pathlib import Path
+
+    from mlserver.repository.factory import ModelRepositoryFactory
+    from mlserver.settings import Settings
+
+    path = Path(folder) / "settings.json"
+    settings = Settings.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    settings.model_repository_root = folder
+    if not settings.load_models_at_startup:
+        return settings, []
+    repository = ModelRepositoryFactory.resolve_model_repository(settings)
+    return settings, list(await repository.list())
+
+
 async def _serve(folder: str, max_body_bytes: int) -> None:
-    from mlserver.cli.serve import load_settings
     from mlserver.server import MLServer
 
-    settings, models = await load_settings(folder)
+    settings, models = await _load_settings(folder)
     server = MLServer(settings)
     # MLServer builds its FastAPI app in the constructor and starts it in `start`.
     server._rest_server._app.add_middleware(BodyGuard, max_body_bytes=max_body_bytes)
