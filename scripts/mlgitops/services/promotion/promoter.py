@@ -330,17 +330,13 @@ class Promoter:
     ) -> PromotionResult:
         """Put `version` (default: the version of `commit`) into `stage`, in policy order."""
         self.settings.check_stage(stage)
-        history = self.history(model.name)
-        for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
-            target = _stage_target(history, version, commit)
-            _check_order(history, target, stage, self.settings.stages)
-            result = self._write_stage(history, target, stage, dry_run, "promote")
-            if result is not None:
-                return result
-            self.log(f"stage tags of {model.name} changed concurrently; re-reading "
-                     f"(attempt {attempt})")  # fmt: skip
-            history = self._reread(model.name)
-        raise ToolError(f"gave up after {MAX_PUSH_ATTEMPTS} attempts: concurrent stage changes")
+
+        def target(history: ModelHistory) -> Version:
+            chosen = _stage_target(history, version, commit)
+            _check_order(history, chosen, stage, self.settings.stages)
+            return chosen
+
+        return self._move_stage(model, stage, target, dry_run, "promote")
 
     def rollback(
         self, model: DeclaredModel, stage: str, *, dry_run: bool = False
@@ -351,8 +347,8 @@ class Promoter:
         the request: InputError, exit 2.
         """
         self.settings.check_stage(stage)
-        history = self.history(model.name)
-        for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
+
+        def target(history: ModelHistory) -> Version:
             current = history.current(stage)
             if current is None:
                 raise InputError(f"{model.name} has no version in {stage!r}: nothing to roll back")
@@ -364,7 +360,23 @@ class Promoter:
                     hint=f"assign another version with 'mlgitops promote --stage {stage} "
                     "--version vX.Y.Z'",
                 )
-            result = self._write_stage(history, previous, stage, dry_run, "rollback")
+            return previous
+
+        return self._move_stage(model, stage, target, dry_run, "rollback")
+
+    def _move_stage(
+        self,
+        model: DeclaredModel,
+        stage: str,
+        target: Callable[[ModelHistory], Version],
+        dry_run: bool,
+        action: str,
+    ) -> PromotionResult:
+        """Move `stage` to `target(history)`; when another run moved the stage tags first
+        (a refused push), read them again and choose again, a bounded number of times."""
+        history = self.history(model.name)
+        for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
+            result = self._write_stage(history, target(history), stage, dry_run, action)
             if result is not None:
                 return result
             self.log(f"stage tags of {model.name} changed concurrently; re-reading "
